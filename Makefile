@@ -1,0 +1,45 @@
+# toa — every routine action has a target. `make test` is what CI runs.
+SHELL := /bin/bash
+FUZZ_SECONDS ?= 60
+KERNELS ?= 5.10 6.1 6.12 7
+CACHE ?= $(CURDIR)/.cache
+BUILD := $(CURDIR)/build
+export CACHE BUILD
+
+.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean
+
+all: build
+
+deps:
+	test/deps.sh
+
+node_modules/.package-lock.json: package.json
+	npm ci
+
+build: node_modules/.package-lock.json
+	npm run build
+	$(MAKE) -C test/c BUILD=$(BUILD)/c
+
+lint: node_modules/.package-lock.json
+	npx biome check .
+
+typecheck: node_modules/.package-lock.json
+	npm run typecheck
+
+test: deps build
+	npx tsx test/run.ts --fuzz-seconds $(FUZZ_SECONDS) --kernels "$(KERNELS)"
+
+test-host: build
+	npx tsx test/run.ts --host-only
+
+fuzz: deps
+	$(MAKE) -C test/c BUILD=$(BUILD)/c fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+lab: deps build
+	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
+
+demo:
+	@echo "make demo: the QEMU demo of a Node server seeing the real client is coming with the kernel module (issue 3)."
+
+clean:
+	rm -rf $(BUILD) dist

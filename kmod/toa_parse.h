@@ -24,7 +24,7 @@ enum toa_format {
 	TOA_FMT_253_8,		/* port, IPv4 */
 	TOA_FMT_28_7,		/* version 1, IPv4, no port */
 	TOA_FMT_28_19,		/* version 1, IPv6, no port */
-	TOA_FMT_254_16,		/* port, IPv4, VIP port, VIP */
+	TOA_FMT_254_16,		/* port, IPv4, pad(2), VIP port, VIP */
 	TOA_FMT_253_HOSTID,	/* RFC 7974 ExID 0x0348, IPv4/IPv6, no port */
 	TOA_FMT_254_HOSTID,	/* RFC 7974 ExID 0x0348, IPv4/IPv6, no port */
 	TOA_FMT_COUNT
@@ -73,15 +73,16 @@ struct toa_addr {
  * Walk @len bytes of TCP options (those after the 20-byte header) looking
  * for a TOA of one of the @formats (mask of TOA_FMT_BIT()). Returns 1 and
  * fills @out when one is found, 0 when there is none, -TOA_E_* when the
- * block is malformed (which means "no TOA"). @out is zeroed on every call.
+ * block is malformed (which means "no TOA"). @out is only meaningful after 1.
  */
 int toa_parse(const u8 *opt, unsigned int len, u32 formats,
 	      struct toa_addr *out);
 
 /*
- * Turn "254/8,254/20" into a mask. The empty string is the empty mask; a
- * trailing newline (sysfs writes) is ignored. Returns 0, or -1 on an unknown
- * or empty name, leaving @mask untouched.
+ * Turn "254/8,254/20" into a mask, as src/wire parseFormats() does: blanks
+ * around names and empty items are ignored, so "" is the empty mask and a
+ * sysfs write's newline is harmless. Returns 0, or -1 on an unknown name,
+ * leaving @mask untouched.
  */
 int toa_parse_formats(const char *list, u32 *mask);
 

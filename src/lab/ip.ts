@@ -1,0 +1,180 @@
+// IPv4 and IPv6 headers for the lab peer: build, parse, the Internet checksum and address text.
+// Plain bytes in, plain objects out; the TUN carries bare IP packets (IFF_NO_PI).
+import { isIPv4, isIPv6 } from 'node:net';
+
+export const PROTO_TCP = 6;
+
+export interface IpPacket {
+  family: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  protocol: number;
+  /** TTL (IPv4) or hop limit (IPv6). */
+  ttl: number;
+  /** The transport bytes, bounded by the header's length field (trailing padding dropped). */
+  payload: Uint8Array;
+  /** IPv4 header checksum verified; always true for IPv6, which has none. */
+  headerChecksumOk: boolean;
+}
+
+export interface IpBuild {
+  src: Uint8Array;
+  dst: Uint8Array;
+  protocol: number;
+  payload: Uint8Array;
+  ttl?: number;
+  /** IPv4 identification; ignored for IPv6. */
+  id?: number;
+}
+
+/** One's-complement sum of 16-bit big-endian words, folded but not inverted. */
+export function sum16(bytes: Uint8Array, initial = 0): number {
+  let sum = initial;
+  const even = bytes.length & ~1;
+  for (let i = 0; i < even; i += 2) sum += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
+  if (even < bytes.length) sum += (bytes[even] as number) << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** The Internet checksum (RFC 1071) of bytes, with `initial` a partial sum (a pseudo-header). */
+export function checksum(bytes: Uint8Array, initial = 0): number {
+  return ~sum16(bytes, initial) & 0xffff;
+}
+
+/** The partial sum of the TCP/UDP pseudo-header for either family (RFC 793, RFC 8200 8.1). */
+export function pseudoHeaderSum(src: Uint8Array, dst: Uint8Array, protocol: number, length: number): number {
+  // The length is 16 bits in IPv4's pseudo-header and 32 in IPv6's; both sum the same way.
+  return sum16(dst, sum16(src, protocol + (length >>> 16) + (length & 0xffff)));
+}
+
+export function buildIp(p: IpBuild): Uint8Array {
+  if (p.src.length !== p.dst.length) throw new Error('src and dst must be the same family');
+  return p.src.length === 4 ? buildIpv4(p) : buildIpv6(p);
+}
+
+function buildIpv4(p: IpBuild): Uint8Array {
+  const total = 20 + p.payload.length;
+  if (total > 0xffff) throw new Error(`IPv4 packet of ${total} bytes is over 65535: send less at once`);
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  out[0] = 0x45;
+  v.setUint16(2, total);
+  v.setUint16(4, (p.id ?? 0) & 0xffff);
+  v.setUint16(6, 0x4000); // DF: the kernel would otherwise never see us as path-MTU capable
+  out[8] = p.ttl ?? 64;
+  out[9] = p.protocol;
+  out.set(p.src, 12);
+  out.set(p.dst, 16);
+  v.setUint16(10, checksum(out.subarray(0, 20)));
+  out.set(p.payload, 20);
+  return out;
+}
+
+function buildIpv6(p: IpBuild): Uint8Array {
+  if (p.payload.length > 0xffff)
+    throw new Error(`IPv6 payload of ${p.payload.length} bytes needs a jumbogram`);
+  const out = new Uint8Array(40 + p.payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 0x60000000);
+  v.setUint16(4, p.payload.length);
+  out[6] = p.protocol;
+  out[7] = p.ttl ?? 64;
+  out.set(p.src, 8);
+  out.set(p.dst, 24);
+  out.set(p.payload, 40);
+  return out;
+}
+
+// Extension headers the kernel may put before TCP (hop-by-hop, routing, destination options).
+const IPV6_EXT = new Set([0, 43, 60]);
+
+/** Parse an IP packet; undefined when it is not a well-formed IPv4/IPv6 packet or is a fragment. */
+export function parseIp(pkt: Uint8Array): IpPacket | undefined {
+  const version = (pkt[0] ?? 0) >> 4;
+  if (version === 4) return parseIpv4(pkt);
+  if (version === 6) return parseIpv6(pkt);
+  return undefined;
+}
+
+function parseIpv4(pkt: Uint8Array): IpPacket | undefined {
+  if (pkt.length < 20) return undefined;
+  const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
+  const ihl = ((pkt[0] as number) & 0xf) * 4;
+  const total = v.getUint16(2);
+  if (ihl < 20 || total < ihl || total > pkt.length) return undefined;
+  if ((v.getUint16(6) & 0x3fff) !== 0) return undefined; // fragment: the lab never fragments
+  return {
+    family: 4,
+    src: pkt.slice(12, 16),
+    dst: pkt.slice(16, 20),
+    protocol: pkt[9] as number,
+    ttl: pkt[8] as number,
+    payload: pkt.subarray(ihl, total),
+    headerChecksumOk: checksum(pkt.subarray(0, ihl)) === 0,
+  };
+}
+
+function parseIpv6(pkt: Uint8Array): IpPacket | undefined {
+  if (pkt.length < 40) return undefined;
+  const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
+  const end = 40 + v.getUint16(4);
+  if (end > pkt.length) return undefined;
+  let next = pkt[6] as number;
+  let off = 40;
+  while (IPV6_EXT.has(next)) {
+    if (off + 8 > end) return undefined;
+    next = pkt[off] as number;
+    off += ((pkt[off + 1] as number) + 1) * 8;
+  }
+  if (off > end || next === 44) return undefined; // 44: fragment header
+  return {
+    family: 6,
+    src: pkt.slice(8, 24),
+    dst: pkt.slice(24, 40),
+    protocol: next,
+    ttl: pkt[7] as number,
+    payload: pkt.subarray(off, end),
+    headerChecksumOk: true,
+  };
+}
+
+/** Address text (IPv4 dotted or any IPv6 form) to 4 or 16 bytes. */
+export function addressBytes(text: string): Uint8Array {
+  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
+  if (!isIPv6(text)) throw new Error(`not an IP address: '${text}' (no host names, no zone ids)`);
+  let groups = text;
+  let tail: number[] = [];
+  const dot = text.lastIndexOf(':');
+  if (text.includes('.')) {
+    tail = Array.from(addressBytes(text.slice(dot + 1)));
+    groups = `${text.slice(0, dot + 1)}0:0`;
+  }
+  const [head = '', rest] = groups.split('::');
+  const words = (s: string) => (s === '' ? [] : s.split(':').map((w) => Number.parseInt(w, 16)));
+  const left = words(head);
+  const right = rest === undefined ? [] : words(rest);
+  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const out = new Uint8Array(16);
+  all.forEach((w, i) => {
+    out[i * 2] = w >> 8;
+    out[i * 2 + 1] = w & 0xff;
+  });
+  if (tail.length === 4) out.set(tail, 12);
+  return out;
+}
+
+/** Bytes to text: dotted IPv4, or IPv6 in the RFC 5952 form Node's net module prints. */
+export function addressText(bytes: Uint8Array): string {
+  if (bytes.length === 4) return bytes.join('.');
+  if (bytes.length !== 16) throw new Error(`an IP address is 4 or 16 bytes, got ${bytes.length}`);
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2)
+    words.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  // The longest run of two or more zero words (first on a tie) becomes '::'.
+  const joined = `:${words.join(':')}:`;
+  const runs = joined.match(/:(?:0:){2,}/g) ?? [];
+  const longest = runs.reduce((a, b) => (b.length > a.length ? b : a), '');
+  const text = longest === '' ? joined : joined.replace(longest, '::');
+  return text.replace(/^:(?!:)/, '').replace(/(?<!:):$/, '');
+}

@@ -51,6 +51,8 @@ export interface ConnectOptions {
   retries?: number;
   /** How long close() lingers in TIME-WAIT re-acknowledging a repeated FIN; default 1000 ms. */
   timeWaitMs?: number;
+  /** Loss injection: an outgoing segment for which this returns true is logged but not sent. */
+  lose?: (segment: ParsedSegment) => boolean;
 }
 
 export type State =
@@ -70,6 +72,8 @@ export interface LogEntry {
   at: number;
   packet: Uint8Array;
   segment: ParsedSegment;
+  /** Dropped by the `lose` hook instead of sent. */
+  lost?: boolean;
 }
 
 export interface Connection {
@@ -192,8 +196,10 @@ export function connect(o: ConnectOptions): Promise<Connection> {
   const emit = (fields: Omit<SegmentBuild, 'src' | 'dst' | 'srcPort' | 'dstPort'>) => {
     const packet = buildSegment({ src, dst, srcPort: o.src.port, dstPort: o.dst.port, window, ...fields });
     const segment = parseSegment(packet) as ParsedSegment;
-    log.push({ dir: 'out', at: Date.now() - started, packet, segment });
-    if (trace) traceSegment('>', where, segment);
+    const lost = o.lose?.(segment) === true;
+    log.push({ dir: 'out', at: Date.now() - started, packet, segment, ...(lost ? { lost } : {}) });
+    if (trace) traceSegment(lost ? '> (lost)' : '>', where, segment);
+    if (lost) return;
     try {
       o.tun.write(packet);
     } catch (e) {
@@ -224,10 +230,14 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     tries++;
     rto *= 2;
     if (state === 'syn-sent') emit({ seq: isn, flags: SYN, options: synOptions });
-    else
-      for (const s of inflight)
-        emit({ seq: s.seq, ack: rcvNxt, flags: s.flags, options: s.options, payload: s.payload });
+    else retransmit();
     armTimer();
+  };
+
+  // Go-back-N: everything unacknowledged, each segment with the options it first carried.
+  const retransmit = () => {
+    for (const s of inflight)
+      emit({ seq: s.seq, ack: rcvNxt, flags: s.flags, options: s.options, payload: s.payload });
   };
 
   // Segment pending bytes (and FIN) into what the window and the server's MSS allow.
@@ -386,7 +396,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     if (seg.flags & SYN) {
       // A repeated SYN-ACK: our handshake ACK was lost, or dropAck is waiting for data.
       if (!o.dropAck) ackNow(o.ackOptions);
-      else if (inflight.length > 0) onTimeout();
+      else retransmit();
       return;
     }
     if (seg.flags & ACK) onAck(seg);
@@ -425,10 +435,19 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       if (opts.fin) finQueued = true;
       // Every queued byte (and the FIN) is acknowledged once sndUna reaches this.
       const until = add(sndNxt, pending.length + (opts.fin ? 1 : 0));
+      const waiter = { until } as Waiter;
       const done = withTimeout(
-        new Promise<void>((resolve, reject) => sendWaiters.push({ until, resolve, reject })),
+        new Promise<void>((resolve, reject) => {
+          waiter.resolve = resolve;
+          waiter.reject = reject;
+          sendWaiters.push(waiter);
+        }),
         opts.timeoutMs ?? 10000,
         `${where}: send not acknowledged`,
+        () => {
+          const i = sendWaiters.indexOf(waiter);
+          if (i >= 0) sendWaiters.splice(i, 1);
+        },
       );
       transmit();
       return done;
@@ -490,6 +509,11 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     connectWaiter = undefined;
     fail(new Error(`${where}: connect timed out`));
   }).then(() => conn);
+}
+
+/** Write one hand-built segment (see buildSegment) into the TUN, outside any connection. */
+export function sendSegment(tun: Tun, segment: SegmentBuild): void {
+  tun.write(buildSegment(segment));
 }
 
 /** Read exactly n bytes (fewer only if the server closes first). */

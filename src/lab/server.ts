@@ -57,7 +57,7 @@ export interface ServerOptions {
   listen: { host: string; port: number }[];
   /** Write every received chunk back. */
   echo?: boolean;
-  /** How long to wait for the listening sockets; default 10000 ms (slow under QEMU TCG). */
+  /** How long to wait for the listening sockets; default 20000 ms (node starts slowly under QEMU TCG). */
   startTimeoutMs?: number;
 }
 
@@ -121,7 +121,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     stop: () => stopChild(child, exited),
   };
   try {
-    await waitFor((e) => e.ev === 'listening', o.startTimeoutMs ?? 10000);
+    await waitFor((e) => e.ev === 'listening', o.startTimeoutMs ?? 20000);
   } catch (e) {
     await server.stop();
     throw e;

@@ -1,10 +1,11 @@
 // A TUN device (IFF_TUN | IFF_NO_PI): whole IP packets in and out of a file descriptor.
 //
-// Reads: the fd is O_NONBLOCK; one loop polls it together with an eventfd on a short-lived
-// ffi-rs thread (poll with a 1 s timeout, so no thread is ever held for long), then drains
-// the fd with plain non-blocking reads on the main thread. close() writes the eventfd, the
-// pending poll returns at once, the loop ends and both fds are closed: nothing keeps the
-// process alive afterwards.
+// Reads: the fd is O_NONBLOCK; one loop polls it together with an eventfd through ffi-rs's
+// runInNewThread (napi async work: a libuv pool thread, held for one poll of at most 1 s, never
+// a blocking read), then drains the fd with non-blocking reads on the main thread. close()
+// writes the eventfd, the pending poll returns at once, the loop ends and both fds are closed:
+// nothing keeps the process alive afterwards. While a device is open one pool thread is mostly
+// busy; with many devices open at once, raise UV_THREADPOOL_SIZE.
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd, ioctl, pollAsync, pollFds } from './libc.js';
 

@@ -25,10 +25,11 @@ const srv = require('node:net').createServer((s) => {
 });
 srv.listen(Number(process.argv[2]), process.argv[1], () => console.log('listening'));`;
 
-// Sends its argument, prints its own local port once connected.
+// Sends its argument, prints its own local port once connected (as a string: a number would
+// be coloured when FORCE_COLOR is set).
 const CLIENT = `
 const s = require('node:net').connect(Number(process.argv[2]), process.argv[1], () => {
-  console.log(s.localPort);
+  console.log(String(s.localPort));
   s.end(process.argv[3]);
 });`;
 

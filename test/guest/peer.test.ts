@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   ACK,
+  addressBytes,
   type Connection,
   type ConnectOptions,
   connect,
@@ -14,10 +15,12 @@ import {
   moveLink,
   mssOption,
   openTun,
+  parseSegment,
   RST,
   recvBytes,
   type Server,
   SYN,
+  sendSegment,
   startServer,
   type Tun,
 } from '../../src/lab/index.js';
@@ -232,6 +235,71 @@ test('sendRaw: an arbitrary segment on the connection (RST) reaches the server',
   c.sendRaw({ flags: RST | ACK });
   await server.waitFor((e) => e.ev === 'close' && e.id === seen.id);
   c.abort();
+});
+
+test('no answer: the SYN is retransmitted, then connect fails with a timeout, not a hang', async () => {
+  const sent: number[] = [];
+  try {
+    await connect({
+      tun,
+      src: { address: V4.peer, port: nextPort++ },
+      dst: { address: '198.51.100.77', port: PORT }, // routed to the TUN, answered by no one
+      rtoMs: 50,
+      retries: 2,
+      lose: (s) => {
+        sent.push(s.flags);
+        return false;
+      },
+    });
+    assert.unreachable('connect should fail');
+  } catch (e) {
+    assert.match((e as Error).message, /SYN not acknowledged after 2 retransmissions/);
+  }
+  assert.equal(sent, [SYN, SYN, SYN]);
+});
+
+test('a lost first data segment is retransmitted with its options; the server gets the data once', async () => {
+  let dropped = false;
+  const c = await open(V4, {
+    dropAck: true,
+    dataOptions: toa4,
+    rtoMs: 100,
+    lose: (s) => {
+      if (dropped || s.payload.length === 0) return false;
+      dropped = true;
+      return true;
+    },
+  });
+  await c.send('again');
+  const data = c.log.filter((e) => e.dir === 'out' && e.segment.payload.length > 0);
+  assert.is(data.length, 2);
+  assert.ok(data[0]?.lost);
+  for (const e of data) assert.equal(Array.from(e.segment.options), Array.from(toa4));
+  assert.is(text(await recvBytes(c, 5)), 'again');
+  const seen = await connectionOf(c);
+  const received = server.events.filter((e) => e.ev === 'data' && e.id === seen.id).map((e) => e.hex);
+  assert.is(received.join(''), Buffer.from('again').toString('hex'));
+  await c.close();
+});
+
+test('raw segments outside any connection: a SYN to a closed port draws the kernel RST', async () => {
+  const port = nextPort++;
+  const reply = tun.next((p) => {
+    const s = parseSegment(p);
+    return s?.dstPort === port && (s.flags & RST) !== 0;
+  }, 3000);
+  sendSegment(tun, {
+    src: addressBytes(V6.peer),
+    dst: addressBytes(V6.server),
+    srcPort: port,
+    dstPort: 9,
+    seq: 1000,
+    flags: SYN,
+    options: Uint8Array.of(...mssOption(1000), ...toa4),
+  });
+  const rst = parseSegment(await reply);
+  assert.ok(rst);
+  assert.is(rst.ack, 1001);
 });
 
 test('options that do not fit are refused with a fix', async () => {

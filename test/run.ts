@@ -1,7 +1,7 @@
 // The one test command: runs every suite (lint, types, host tests, fuzzing, the QEMU kernel lab),
 // streams their output, and ends with the plain `N passed, N failed` line that uvu does not print.
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { parseArgs, stripVTControlCharacters } from 'node:util';
 
 interface Suite {
   name: string;
@@ -44,7 +44,11 @@ function suites(): Suite[] {
   const lab: Suite[] = (values.kernels ?? '')
     .split(/\s+/)
     .filter(Boolean)
-    .map((series) => ({ name: `lab ${series}`, cmd: ['test/vm/boot.sh', series, ...GUEST_TESTS], uvu: true }));
+    .map((series) => ({
+      name: `lab ${series}`,
+      cmd: ['test/vm/boot.sh', series, ...GUEST_TESTS],
+      uvu: true,
+    }));
   if (values['host-only']) return host;
   if (values['lab-only']) return lab;
   return [...host, fuzz, ...lab];
@@ -52,7 +56,7 @@ function suites(): Suite[] {
 
 // uvu prints "Total: N / Passed: N / Skipped: N"; colours are stripped before reading them.
 function uvuCounts(output: string): Outcome | null {
-  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  const plain = stripVTControlCharacters(output);
   const total = [...plain.matchAll(/Total:\s+(\d+)/g)].map((m) => Number(m[1]));
   const passed = [...plain.matchAll(/Passed:\s+(\d+)/g)].map((m) => Number(m[1]));
   if (total.length === 0 || total.length !== passed.length) return null;
@@ -66,7 +70,10 @@ function run(suite: Suite): Promise<Outcome> {
     const started = Date.now();
     console.log(`\n== ${suite.name}: ${suite.cmd.join(' ')}`);
     const [file, ...args] = suite.cmd as [string, ...string[]];
-    const child = spawn(file, args, { env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const keep = (chunk: Buffer, to: NodeJS.WriteStream) => {
       output += chunk.toString();
@@ -101,7 +108,8 @@ const results: Array<[string, Outcome]> = [];
 for (const suite of suites()) results.push([suite.name, await run(suite)]);
 
 console.log('\nSummary:');
-for (const [name, o] of results) console.log(`  ${o.failed ? 'FAIL' : 'ok  '} ${name}: ${o.passed} passed, ${o.failed} failed`);
+for (const [name, o] of results)
+  console.log(`  ${o.failed ? 'FAIL' : 'ok  '} ${name}: ${o.passed} passed, ${o.failed} failed`);
 const passed = results.reduce((a, [, o]) => a + o.passed, 0);
 const failed = results.reduce((a, [, o]) => a + o.failed, 0);
 console.log(`${passed} passed, ${failed} failed`);

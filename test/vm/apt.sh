@@ -3,6 +3,7 @@
 # and status, derived from the host's mirrors, so the host's APT state is never touched.
 # Usage: test/vm/apt.sh [--update]   (updates lists when older than a day, or when asked)
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 dir=$CACHE/apt

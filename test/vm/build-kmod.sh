@@ -3,6 +3,7 @@
 # so the tree stays clean and kernels build side by side). Prints the .ko path.
 # Usage: test/vm/build-kmod.sh SERIES      SERIES: 5.10 | 6.1 | 6.12 | 7
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 series=${1:?usage: build-kmod.sh SERIES}
@@ -39,11 +40,13 @@ if [[ $series == 7 ]]; then
   trap cleanup EXIT
   bind() { # SRC [ro]
     mkdir -p "$chroot_dir$1"
-    mount --bind "$1" "$chroot_dir$1" && mounts+=("$chroot_dir$1")
+    mount --bind "$1" "$chroot_dir$1"
+    mounts+=("$chroot_dir$1")
     [[ ${2:-} != ro ]] || mount -o remount,bind,ro "$chroot_dir$1"
   }
   bind /dev
-  mount -t proc proc "$chroot_dir/proc" && mounts+=("$chroot_dir/proc")
+  mount -t proc proc "$chroot_dir/proc"
+  mounts+=("$chroot_dir/proc")
   bind "$root" ro
   bind "$out"
   chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp \

@@ -3,6 +3,7 @@
 # prebuilt tools and compiler need (glibc >= 2.38, gcc-14). Prints its path.
 # Usage: test/vm/chroot.sh
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 dir=$CACHE/trixie-root

@@ -4,6 +4,7 @@
 # command the boot script left in the results share, records its status and powers off.
 # Usage: test/vm/initramfs.sh SERIES     (prints the image path; cached per kernel)
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 series=${1:?usage: initramfs.sh SERIES}
@@ -20,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{bin,dev,proc,sys,host,results,lib/modules}
 cp /bin/busybox "$work/bin/busybox"
-[[ $(file -b "$work/bin/busybox") == *static* ]] || die "/bin/busybox is not static: apt-get install busybox-static"
+! ldd "$work/bin/busybox" >/dev/null 2>&1 || die "/bin/busybox is not static: apt-get install busybox-static"
 
 # Dependency order from modprobe; decompressed, since busybox insmod reads plain ELF only.
 n=0
@@ -65,7 +66,7 @@ mount --bind /results /host/tmp/results
 ip link set lo up
 chroot /host /sbin/modprobe -d "$TOA_MODROOT" -S "$TOA_KVER" -a tun veth || echo "lab: modprobe tun veth failed"
 
-echo "lab: running the guest command"
+echo; echo "lab: running the guest command"
 set -o pipefail
 chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 TOA_SERIES="$TOA_SERIES" TOA_KVER="$TOA_KVER" TOA_KO="$TOA_KO" \

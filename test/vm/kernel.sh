@@ -3,6 +3,7 @@
 # $CACHE/kernels/SERIES/root, without installing anything on the host; writes .../kver.
 # Usage: test/vm/kernel.sh SERIES      SERIES: 5.10 | 6.1 | 6.12 | 7
 set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 series=${1:?usage: kernel.sh SERIES}
@@ -24,7 +25,12 @@ if ready && fresh "$dir/kver"; then
   exit 0
 fi
 
-"$(dirname "$0")/apt.sh" >/dev/null
+if ! "$(dirname "$0")/apt.sh" >/dev/null; then
+  ready || die "cannot resolve the newest $series kernel (mirror unreachable?)"
+  log "mirror unreachable: keeping $(<"$dir/kver")"
+  cat "$dir/kver"
+  exit 0
+fi
 
 in_suites() { # PACKAGE: true when one of its versions comes from one of $suites
   apt_private apt-cache madison "$1" | awk -F'|' '{ split($3, f, " "); sub("/.*", "", f[2]); print f[2] }' |
@@ -75,7 +81,6 @@ rm -rf "$root.new" && mkdir -p "$root.new"
 for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$root.new"; done
 # Newer packages ship /usr/lib/modules only; depmod and modprobe -d look in ROOT/lib/modules.
 [[ -e $root.new/lib ]] || ln -s usr/lib "$root.new/lib"
-# The headers' Makefile includes the common headers by absolute /usr/src path: make it relative.
 # The headers' Makefile names /usr/src absolutely (include, KBUILD_OUTPUT): make it relative to
 # where it is, so the tree builds wherever it was unpacked, on the host or in the chroot.
 # shellcheck disable=SC2016 # $(...) is make syntax, written literally

@@ -13,20 +13,17 @@ all: build
 deps:
 	test/deps.sh
 
-node_modules/.package-lock.json: package.json
-	npm ci
-
-build: node_modules/.package-lock.json
+build: deps
 	npm run build
 	$(MAKE) -C test/c BUILD=$(BUILD)/c
 
-lint: node_modules/.package-lock.json
+lint: deps
 	npx biome check .
 
-typecheck: node_modules/.package-lock.json
+typecheck: deps
 	npm run typecheck
 
-test: deps build
+test: build
 	npx tsx test/run.ts --fuzz-seconds $(FUZZ_SECONDS) --kernels "$(KERNELS)"
 
 test-host: build
@@ -35,7 +32,7 @@ test-host: build
 fuzz: deps
 	$(MAKE) -C test/c BUILD=$(BUILD)/c fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-lab: deps build
+lab: build
 	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
 
 demo:

@@ -2,14 +2,15 @@
 // connection to a real kernel socket and puts any option block, byte for byte, in the SYN, the
 // handshake-completing ACK or the first data segment. No window scaling, SACK or timestamps
 // (unless the caller puts them in synOptions); in-order delivery only, which a local TUN gives.
-import { addressBytes, addressText } from './ip.js';
 import {
   ACK,
+  addressToText,
   buildSegment,
   checkOptions,
   FIN,
   findOption,
   flagText,
+  KIND,
   mssOption,
   type ParsedSegment,
   PSH,
@@ -17,7 +18,8 @@ import {
   RST,
   type SegmentBuild,
   SYN,
-} from './tcp.js';
+  textToAddress,
+} from '../wire/index.js';
 import type { Tun } from './tun.js';
 
 export interface Endpoint {
@@ -146,8 +148,8 @@ function demux(tun: Tun): Map<string, Handler> {
 
 /** Open a connection; resolves once the SYN-ACK is in (and the ACK sent, unless dropAck). */
 export function connect(o: ConnectOptions): Promise<Connection> {
-  const src = addressBytes(o.src.address);
-  const dst = addressBytes(o.dst.address);
+  const src = textToAddress(o.src.address);
+  const dst = textToAddress(o.dst.address);
   if (src.length !== dst.length) throw new Error('src and dst must both be IPv4 or both IPv6');
   const synOptions = o.synOptions ?? mssOption(o.mss ?? 1460);
   checkOptions(synOptions, 'synOptions');
@@ -375,7 +377,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       rcvNxt = add(seg.seq, 1);
       sndUna = seg.ack;
       sndWnd = seg.window;
-      const mss = findOption(seg.options, 2);
+      const mss = findOption(seg.options, KIND.MSS);
       serverMss =
         mss?.length === 2 ? ((mss[0] as number) << 8) | (mss[1] as number) : src.length === 4 ? 536 : 1220;
       state = 'established';
@@ -544,6 +546,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout?: () 
 function traceSegment(arrow: string, where: string, s: ParsedSegment): void {
   const opts = s.options.length ? ` opts=${Buffer.from(s.options).toString('hex')}` : '';
   process.stderr.write(
-    `${where} ${arrow} ${flagText(s.flags)} seq=${s.seq} ack=${s.ack} win=${s.window} len=${s.payload.length}${opts} ${addressText(s.src)}\n`,
+    `${where} ${arrow} ${flagText(s.flags)} seq=${s.seq} ack=${s.ack} win=${s.window} len=${s.payload.length}${opts} ${addressToText(s.src)}\n`,
   );
 }

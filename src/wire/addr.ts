@@ -54,7 +54,8 @@ function ipv6ToText(b: Uint8Array): string {
 /** Parses IPv4 dotted-quad or IPv6 text (no zone id) into 4 or 16 bytes; throws when invalid. */
 export function textToAddress(text: string): Uint8Array {
   const bytes = text.includes(':') ? parseIpv6(text) : parseIpv4(text);
-  if (!bytes) throw new Error(`${JSON.stringify(text)} is not an IPv4 or IPv6 address`);
+  if (!bytes)
+    throw new Error(`${JSON.stringify(text)} is not an IPv4 or IPv6 address (no host names, no zone ids)`);
   return bytes;
 }
 

@@ -1,4 +1,5 @@
-// The one TOA codec: formats, option blocks, addresses, the decoder and the vector corpus.
+// The one TOA codec: formats, option blocks, addresses, the decoder, the vector corpus, and the
+// IPv4/IPv6 and TCP segment codec that carries them.
 
 export { addressFamily, addressToText, textToAddress } from './addr.js';
 export {
@@ -20,6 +21,16 @@ export {
 } from './formats.js';
 export { fromHex, toHex } from './hex.js';
 export {
+  buildIp,
+  checksum,
+  type IpBuild,
+  type IpPacket,
+  PROTO_TCP,
+  parseIp,
+  pseudoHeaderSum,
+  sum16,
+} from './ip.js';
+export {
   decodeOptions,
   encodeOptions,
   KIND,
@@ -31,6 +42,24 @@ export {
   type TcpOption,
   type WalkError,
 } from './options.js';
+export {
+  ACK,
+  buildSegment,
+  checkOptions,
+  encodeTcp,
+  FIN,
+  findOption,
+  flagText,
+  mssOption,
+  type ParsedSegment,
+  PSH,
+  parseSegment,
+  RST,
+  type Segment,
+  type SegmentBuild,
+  SYN,
+  URG,
+} from './tcp.js';
 export { encodeToa, parseToa, REASONS, type Reason, type Toa, type ToaInput, type ToaResult } from './toa.js';
 export {
   canonicalLine,

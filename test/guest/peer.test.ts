@@ -4,26 +4,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  ACK,
-  addressBytes,
   type Connection,
   type ConnectOptions,
   connect,
   createNetns,
   deleteNetns,
-  FIN,
   moveLink,
-  mssOption,
   openTun,
-  parseSegment,
-  RST,
   recvBytes,
   type Server,
-  SYN,
   sendSegment,
   startServer,
   type Tun,
 } from '../../src/lab/index.js';
+import { ACK, FIN, mssOption, parseSegment, RST, SYN, textToAddress } from '../../src/wire/index.js';
 
 const V4 = { peer: '198.51.100.2', server: '198.51.100.1', far: '203.0.113.7' };
 const V6 = { peer: '2001:db8:1::2', server: '2001:db8:1::1', far: '2001:db8:2::7' };
@@ -289,8 +283,8 @@ test('raw segments outside any connection: a SYN to a closed port draws the kern
     return s?.dstPort === port && (s.flags & RST) !== 0;
   }, 3000);
   sendSegment(tun, {
-    src: addressBytes(V6.peer),
-    dst: addressBytes(V6.server),
+    src: textToAddress(V6.peer),
+    dst: textToAddress(V6.server),
     srcPort: port,
     dstPort: 9,
     seq: 1000,

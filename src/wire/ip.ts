@@ -1,6 +1,5 @@
-// IPv4 and IPv6 headers for the lab peer: build, parse, the Internet checksum and address text.
-// Plain bytes in, plain objects out; the TUN carries bare IP packets (IFF_NO_PI).
-import { isIPv4, isIPv6 } from 'node:net';
+// IPv4 and IPv6 headers: build, parse and the Internet checksum. Plain bytes in, plain objects
+// out; a packet starts at the IP header (a TUN with IFF_NO_PI, a raw capture without link layer).
 
 export const PROTO_TCP = 6;
 
@@ -103,7 +102,7 @@ function parseIpv4(pkt: Uint8Array): IpPacket | undefined {
   const ihl = ((pkt[0] as number) & 0xf) * 4;
   const total = v.getUint16(2);
   if (ihl < 20 || total < ihl || total > pkt.length) return undefined;
-  if ((v.getUint16(6) & 0x3fff) !== 0) return undefined; // fragment: the lab never fragments
+  if ((v.getUint16(6) & 0x3fff) !== 0) return undefined; // a fragment: not reassembled here
   return {
     family: 4,
     src: pkt.slice(12, 16),
@@ -137,44 +136,4 @@ function parseIpv6(pkt: Uint8Array): IpPacket | undefined {
     payload: pkt.subarray(off, end),
     headerChecksumOk: true,
   };
-}
-
-/** Address text (IPv4 dotted or any IPv6 form) to 4 or 16 bytes. */
-export function addressBytes(text: string): Uint8Array {
-  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
-  if (!isIPv6(text)) throw new Error(`not an IP address: '${text}' (no host names, no zone ids)`);
-  let groups = text;
-  let tail: number[] = [];
-  const dot = text.lastIndexOf(':');
-  if (text.includes('.')) {
-    tail = Array.from(addressBytes(text.slice(dot + 1)));
-    groups = `${text.slice(0, dot + 1)}0:0`;
-  }
-  const [head = '', rest] = groups.split('::');
-  const words = (s: string) => (s === '' ? [] : s.split(':').map((w) => Number.parseInt(w, 16)));
-  const left = words(head);
-  const right = rest === undefined ? [] : words(rest);
-  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  const out = new Uint8Array(16);
-  all.forEach((w, i) => {
-    out[i * 2] = w >> 8;
-    out[i * 2 + 1] = w & 0xff;
-  });
-  if (tail.length === 4) out.set(tail, 12);
-  return out;
-}
-
-/** Bytes to text: dotted IPv4, or IPv6 in the RFC 5952 form Node's net module prints. */
-export function addressText(bytes: Uint8Array): string {
-  if (bytes.length === 4) return bytes.join('.');
-  if (bytes.length !== 16) throw new Error(`an IP address is 4 or 16 bytes, got ${bytes.length}`);
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2)
-    words.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
-  // The longest run of two or more zero words (first on a tie) becomes '::'.
-  const joined = `:${words.join(':')}:`;
-  const runs = joined.match(/:(?:0:){2,}/g) ?? [];
-  const longest = runs.reduce((a, b) => (b.length > a.length ? b : a), '');
-  const text = longest === '' ? joined : joined.replace(longest, '::');
-  return text.replace(/^:(?!:)/, '').replace(/(?<!:):$/, '');
 }

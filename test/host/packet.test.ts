@@ -1,11 +1,11 @@
-// The lab's IP/TCP codec, pure: checksums against bytes computed elsewhere (RFC/Wikipedia example,
-// segments captured from a Linux kernel over a TUN), round-trips and exact option placement.
+// The IP/TCP segment codec in src/wire, pure: checksums against bytes computed elsewhere (the
+// RFC/Wikipedia example, segments captured from a Linux kernel over a TUN), round-trips and exact
+// option placement.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   ACK,
-  addressBytes,
-  addressText,
+  addressToText,
   buildIp,
   buildSegment,
   checksum,
@@ -17,7 +17,8 @@ import {
   parseIp,
   parseSegment,
   SYN,
-} from '../../src/lab/index.js';
+  textToAddress,
+} from '../../src/wire/index.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -77,7 +78,7 @@ for (const [name, pkt] of [
 test('kernel segments decode to the fields tcpdump shows', () => {
   const s4 = parseSegment(V4_SYNACK);
   assert.ok(s4);
-  assert.is(addressText(s4.src), '198.51.100.1');
+  assert.is(addressToText(s4.src), '198.51.100.1');
   assert.is(s4.srcPort, 8080);
   assert.is(s4.dstPort, 40000);
   assert.is(s4.flags, SYN | ACK);
@@ -85,7 +86,7 @@ test('kernel segments decode to the fields tcpdump shows', () => {
   assert.equal(Array.from(findOption(s4.options, 2) ?? []), [0x05, 0xb4]);
   const d6 = parseSegment(V6_DATA);
   assert.ok(d6);
-  assert.is(addressText(d6.dst), '2001:db8:1::2');
+  assert.is(addressToText(d6.dst), '2001:db8:1::2');
   assert.is(d6.flags, PSH | ACK);
   assert.is(Buffer.from(d6.payload).toString(), 'hello');
 });
@@ -103,8 +104,8 @@ test('a flipped payload bit fails the TCP checksum; a flipped header bit fails t
   assert.is(parseSegment(bad6)?.checksumOk, false);
 });
 
-const v4 = { src: addressBytes('203.0.113.9'), dst: addressBytes('198.51.100.1') };
-const v6 = { src: addressBytes('2001:db8:2::9'), dst: addressBytes('2001:db8:1::1') };
+const v4 = { src: textToAddress('203.0.113.9'), dst: textToAddress('198.51.100.1') };
+const v6 = { src: textToAddress('2001:db8:2::9'), dst: textToAddress('2001:db8:1::1') };
 
 for (const [name, addrs, hl] of [
   ['IPv4', v4, 20],
@@ -133,7 +134,7 @@ for (const [name, addrs, hl] of [
     assert.is(seg.dataOffset, 8);
     assert.is(toHex(seg.options), toHex(options));
     assert.is(toHex(seg.payload), toHex(payload));
-    assert.is(addressText(seg.src), addressText(addrs.src));
+    assert.is(addressToText(seg.src), addressToText(addrs.src));
   });
 }
 
@@ -184,11 +185,11 @@ test('addresses: text <-> bytes, including :: forms and an embedded IPv4 tail', 
     '2001:db8::1:0:0:1',
     'fe80::1:2:3:4',
   ]) {
-    assert.is(addressText(addressBytes(t)), t);
+    assert.is(addressToText(textToAddress(t)), t);
   }
-  assert.is(toHex(addressBytes('::ffff:192.0.2.1')), '00000000000000000000ffffc0000201');
-  assert.is(addressText(addressBytes('2001:0db8:0000:0000:0001:0000:0000:0001')), '2001:db8::1:0:0:1');
-  assert.throws(() => addressBytes('example.com'), /not an IP address/);
+  assert.is(toHex(textToAddress('::ffff:192.0.2.1')), '00000000000000000000ffffc0000201');
+  assert.is(addressToText(textToAddress('2001:0db8:0000:0000:0001:0000:0000:0001')), '2001:db8::1:0:0:1');
+  assert.throws(() => textToAddress('example.com'), /not an IPv4 or IPv6 address/);
 });
 
 test('findOption walks NOPs and stops at EOL or a bad length', () => {

@@ -1,6 +1,7 @@
-// TCP segments for the lab peer. The option block is raw bytes placed right after the fixed
-// 20-byte header, exactly as given: TOA tests check byte-exact placement.
+// TCP segments inside IP packets. The option block is raw bytes placed right after the fixed
+// 20-byte header, exactly as given: TOA tests check byte-exact placement, malformed blocks included.
 import { buildIp, checksum, PROTO_TCP, parseIp, pseudoHeaderSum } from './ip.js';
+import { decodeOptions, encodeOptions, KIND, MAX_OPTIONS_LEN } from './options.js';
 
 export const FIN = 0x01;
 export const SYN = 0x02;
@@ -53,7 +54,8 @@ export interface ParsedSegment extends Segment {
 export function checkOptions(options: Uint8Array, where = 'option block'): void {
   if (options.length % 4 !== 0)
     throw new Error(`${where} is ${options.length} bytes: pad it to a multiple of 4 (NOP=1 or EOL=0)`);
-  if (options.length > 40) throw new Error(`${where} is ${options.length} bytes: TCP allows at most 40`);
+  if (options.length > MAX_OPTIONS_LEN)
+    throw new Error(`${where} is ${options.length} bytes: TCP allows at most ${MAX_OPTIONS_LEN}`);
 }
 
 /** The TCP header and payload alone, checksummed for the given addresses. */
@@ -122,25 +124,12 @@ export function parseSegment(pkt: Uint8Array): ParsedSegment | undefined {
 
 /** The MSS option (kind 2, length 4). */
 export function mssOption(mss: number): Uint8Array {
-  return Uint8Array.of(2, 4, (mss >> 8) & 0xff, mss & 0xff);
+  return encodeOptions([{ kind: KIND.MSS, data: Uint8Array.of((mss >> 8) & 0xff, mss & 0xff) }]);
 }
 
-/** The value of the first option of `kind`, or undefined; stops at EOL or a malformed length. */
+/** The value of the first option of `kind`, or undefined; the walk stops at EOL or a malformed option. */
 export function findOption(options: Uint8Array, kind: number): Uint8Array | undefined {
-  let i = 0;
-  while (i < options.length) {
-    const k = options[i] as number;
-    if (k === 0) return undefined;
-    if (k === 1) {
-      i++;
-      continue;
-    }
-    const len = options[i + 1];
-    if (len === undefined || len < 2 || i + len > options.length) return undefined;
-    if (k === kind) return options.slice(i + 2, i + len);
-    i += len;
-  }
-  return undefined;
+  return decodeOptions(options).find((o) => o.kind === kind && o.error === undefined)?.data;
 }
 
 export function flagText(flags: number): string {

@@ -17,7 +17,16 @@ import {
   startServer,
   type Tun,
 } from '../../src/lab/index.js';
-import { ACK, FIN, mssOption, parseSegment, RST, SYN, textToAddress } from '../../src/wire/index.js';
+import {
+  ACK,
+  FIN,
+  flagText,
+  mssOption,
+  parseSegment,
+  RST,
+  SYN,
+  textToAddress,
+} from '../../src/wire/index.js';
 
 const V4 = { peer: '198.51.100.2', server: '198.51.100.1', far: '203.0.113.7' };
 const V6 = { peer: '2001:db8:1::2', server: '2001:db8:1::1', far: '2001:db8:2::7' };
@@ -64,6 +73,13 @@ const connectionOf = (c: Connection) =>
   server.waitFor((e) => e.ev === 'connection' && e.remotePort === c.src.port);
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
+const trace = (c: Connection) =>
+  c.log
+    .map((e) => {
+      const s = e.segment;
+      return `${e.at}ms ${e.dir}${e.lost ? '(lost)' : ''} ${flagText(s.flags)} seq=${s.seq} ack=${s.ack} len=${s.payload.length}`;
+    })
+    .join('\n');
 
 // A TOA-shaped block: kind 254, len 8, port, IPv4 (the de-facto format).
 const toa4 = Uint8Array.of(254, 8, 0x1f, 0x90, 192, 0, 2, 99);
@@ -269,9 +285,12 @@ test('a lost first data segment is retransmitted with its options; the server ge
   assert.is(data.length, 2);
   assert.ok(data[0]?.lost);
   for (const e of data) assert.equal(Array.from(e.segment.options), Array.from(toa4));
-  assert.is(text(await recvBytes(c, 5)), 'again');
+  const echoed = text(await recvBytes(c, 5));
   const seen = await connectionOf(c);
-  const received = server.events.filter((e) => e.ev === 'data' && e.id === seen.id).map((e) => e.hex);
+  const events = server.events.filter((e) => e.id === seen.id);
+  // Under TCG this failed once (the peer saw a FIN before the echo): keep the trace when it does.
+  assert.is(echoed, 'again', `segments:\n${trace(c)}\nserver: ${JSON.stringify(events)}`);
+  const received = events.filter((e) => e.ev === 'data').map((e) => e.hex);
   assert.is(received.join(''), Buffer.from('again').toString('hex'));
   await c.close();
 });

@@ -29,6 +29,7 @@ const { values } = parseArgs({
 function suites(): Suite[] {
   const host: Suite[] = [
     { name: 'lint', cmd: ['npx', 'biome', 'check', '.'], uvu: false },
+    { name: 'checkpatch', cmd: ['test/checkpatch.sh'], uvu: false },
     { name: 'typecheck', cmd: ['npx', 'tsc', '--noEmit', '-p', 'tsconfig.json'], uvu: false },
     {
       name: 'host tests',

@@ -14,7 +14,7 @@ pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd gzip dwarves deboot
 
 missing() { # PACKAGE...: print those not installed
   local installed
-  installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null | awk '$2 == "ii" { print $1 }')
+  installed=$( (dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null || true) | awk '$2 == "ii" { print $1 }')
   for p in "$@"; do grep -qxF "$p" <<<"$installed" || echo "$p"; done
 }
 

@@ -1,7 +1,17 @@
-import { Command } from 'commander';
+// The `toa` command: a thin front; each subcommand lives in its own module over an operation.
+import { Command, type CommanderError } from 'commander';
+import { addInspectCommand } from './inspect.js';
 
 const program = new Command('toa')
   .description('TOA tools: keep the real client address behind FullNAT load balancers')
-  .version('0.1.0');
+  .version('0.1.0')
+  // Usage errors (unknown flag, missing value) exit 2 like every other bad input; commander
+  // has already printed its one line.
+  .exitOverride((err: CommanderError) => {
+    if (err.exitCode === 0) process.exit(0);
+    process.exit(2);
+  });
 
-program.parse();
+addInspectCommand(program);
+
+await program.parseAsync();

@@ -1,0 +1,111 @@
+// Link layers: where the IP packet starts in a captured frame. Only offsets are computed here;
+// the IP and TCP headers are src/wire's to parse.
+
+export const LINKTYPE = {
+  NULL: 0, // BSD loopback: 4-byte address family in host byte order
+  ETHERNET: 1,
+  RAW_12: 12, // raw IP on some BSDs' DLT_RAW
+  RAW_14: 14, // raw IP on OpenBSD's DLT_RAW
+  RAW: 101,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+const NAMES = new Map<number, string>([
+  [LINKTYPE.NULL, 'BSD loopback'],
+  [LINKTYPE.ETHERNET, 'Ethernet'],
+  [LINKTYPE.RAW_12, 'raw IP'],
+  [LINKTYPE.RAW_14, 'raw IP'],
+  [LINKTYPE.RAW, 'raw IP'],
+  [LINKTYPE.LINUX_SLL, 'Linux cooked (SLL)'],
+  [LINKTYPE.IPV4, 'raw IPv4'],
+  [LINKTYPE.IPV6, 'raw IPv6'],
+  [LINKTYPE.LINUX_SLL2, 'Linux cooked v2 (SLL2)'],
+]);
+
+export function isSupportedLinktype(linktype: number): boolean {
+  return NAMES.has(linktype);
+}
+
+export function linktypeName(linktype: number): string {
+  return NAMES.get(linktype) ?? `link type ${linktype}`;
+}
+
+export function supportedLinktypes(): string {
+  return [...NAMES].map(([n, name]) => `${n} (${name})`).join(', ');
+}
+
+/** The frame is too short for its own link header (or a VLAN tag): cut by the snaplen. */
+export const LINK_TRUNCATED = -1;
+/** Not IPv4/IPv6 (ARP, LLDP, ...). */
+export const LINK_NOT_IP = -2;
+
+const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
+const ETH_VLAN = 0x8100; // 802.1Q
+const ETH_QINQ = 0x88a8; // 802.1ad service tag
+const ETH_QINQ_OLD = 0x9100; // pre-standard Q-in-Q
+
+/**
+ * The offset of the IP header in `frame`, or LINK_TRUNCATED / LINK_NOT_IP. The linktype must
+ * be one isSupportedLinktype accepts.
+ */
+export function ipOffset(linktype: number, frame: Uint8Array): number {
+  switch (linktype) {
+    case LINKTYPE.ETHERNET:
+      return etherPayload(frame, 12);
+    case LINKTYPE.LINUX_SLL:
+      return etherPayload(frame, 14);
+    case LINKTYPE.LINUX_SLL2:
+      // SLL2 puts the protocol first and the 20-byte header ends after the address.
+      if (frame.length < 20) return LINK_TRUNCATED;
+      return ethertypeAt(frame, 0, 20);
+    case LINKTYPE.NULL: {
+      if (frame.length < 4) return LINK_TRUNCATED;
+      // Host byte order of the capturing machine: the family is in one end or the other.
+      const family = (frame[0] as number) | (frame[3] as number);
+      // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
+      if (family === 2 || family === 10 || family === 24 || family === 28 || family === 30) return 4;
+      return LINK_NOT_IP;
+    }
+    default: {
+      // Raw IP: the version nibble says the rest.
+      if (frame.length < 1) return LINK_TRUNCATED;
+      const version = (frame[0] as number) >> 4;
+      return version === 4 || version === 6 ? 0 : LINK_NOT_IP;
+    }
+  }
+}
+
+// An Ethernet-style type field at `at`, possibly behind nested VLAN tags of 4 bytes each.
+function etherPayload(frame: Uint8Array, at: number): number {
+  let type = at;
+  for (;;) {
+    if (frame.length < type + 2) return LINK_TRUNCATED;
+    const t = ((frame[type] as number) << 8) | (frame[type + 1] as number);
+    if (t !== ETH_VLAN && t !== ETH_QINQ && t !== ETH_QINQ_OLD) return ethertypeAt(frame, type, type + 2);
+    type += 4;
+  }
+}
+
+function ethertypeAt(frame: Uint8Array, type: number, payload: number): number {
+  const t = ((frame[type] as number) << 8) | (frame[type + 1] as number);
+  if (t !== ETH_IPV4 && t !== ETH_IPV6) return LINK_NOT_IP;
+  return frame.length <= payload ? LINK_TRUNCATED : payload;
+}
+
+/**
+ * Whether the IP packet at `ip` is whole in the capture: its header's length field fits in the
+ * captured bytes. A cut packet must be reported as truncated, never parsed as if complete.
+ */
+export function ipComplete(frame: Uint8Array, ip: number): boolean {
+  const have = frame.length - ip;
+  const version = (frame[ip] ?? 0) >> 4;
+  if (version === 4)
+    return have >= 20 && (((frame[ip + 2] as number) << 8) | (frame[ip + 3] as number)) <= have;
+  if (version === 6)
+    return have >= 40 && 40 + (((frame[ip + 4] as number) << 8) | (frame[ip + 5] as number)) <= have;
+  return false;
+}

@@ -1,0 +1,179 @@
+// Live capture: `toa inspect -i` inside a fresh network namespace, watching the lab peer (a TUN in
+// that namespace) open connections to a Node server with and without TOA. Traffic never leaves the
+// namespace. Skipped without root, /dev/net/tun or a built `cap`.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  connect,
+  createNetns,
+  deleteNetns,
+  inNetns,
+  moveLink,
+  openTun,
+  type Server,
+  startServer,
+  type Tun,
+} from '../../src/lab/index.js';
+import { encodeOptions, encodeToa } from '../../src/wire/index.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const PORT = 8080;
+
+function missing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  try {
+    createRequire(import.meta.url)('cap');
+  } catch {
+    return 'the optional package cap is not built';
+  }
+  return undefined;
+}
+
+const why = missing();
+if (why) console.log(`inspect-live: skipped (${why})`);
+const live = why ? test.skip : test;
+
+let tun: Tun;
+let ns: string;
+let server: Server;
+
+if (!why) {
+  test.before(async () => {
+    tun = openTun();
+    ns = await createNetns();
+    await moveLink(tun.name, ns, { addresses: ['198.51.100.1/24'], routes: ['203.0.113.0/24'] });
+    server = await startServer({ netns: ns, listen: [{ host: '0.0.0.0', port: PORT }], echo: true });
+  });
+
+  test.after(async () => {
+    await server?.stop();
+    await tun?.close();
+    if (ns) await deleteNetns(ns);
+  });
+}
+
+interface Run {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exit: Promise<number | null>;
+}
+
+function inspector(args: string[]): Run {
+  const [cmd = 'ip', ...rest] = inNetns(ns, [
+    process.execPath,
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'inspect',
+    ...args,
+  ]);
+  const child = spawn(cmd, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: Run = {
+    child,
+    stdout: '',
+    stderr: '',
+    exit: new Promise((r) => child.on('close', (code) => r(code))),
+  };
+  child.stdout?.on('data', (d) => {
+    run.stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    run.stderr += d;
+  });
+  return run;
+}
+
+async function until(what: () => boolean, label: () => string, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${label()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+live('live capture on the TUN: one connection with TOA, one without; --expect-toa exits 1', async () => {
+  const run = inspector([
+    '-i',
+    tun.name,
+    '--json',
+    '--expect-toa',
+    String(PORT),
+    '--filter',
+    `tcp port ${PORT}`,
+  ]);
+  await until(
+    () => run.stderr.includes('capturing on'),
+    () => run.stderr,
+  );
+  const toa = encodeOptions([encodeToa({ format: '254/8', address: '203.0.113.7', port: 4242 })]);
+  const withToa = await connect({
+    tun,
+    src: { address: '198.51.100.2', port: 40001 },
+    dst: { address: '198.51.100.1', port: PORT },
+    ackOptions: toa,
+    dataOptions: toa,
+  });
+  await withToa.send('hello');
+  await withToa.close();
+  const without = await connect({
+    tun,
+    src: { address: '198.51.100.2', port: 40002 },
+    dst: { address: '198.51.100.1', port: PORT },
+  });
+  await without.send('hello');
+  await without.close();
+  await until(
+    () => run.stdout.trim().split('\n').filter(Boolean).length >= 2,
+    () => `stdout: ${run.stdout} stderr: ${run.stderr}`,
+  );
+  run.child.kill('SIGINT');
+  const code = await run.exit;
+  const conns = run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(
+    conns.map((c) => [c.lbPort, c.outcome, c.toa?.address ?? null, c.toa?.port ?? null, c.toaIn]),
+    [
+      [40001, 'established', '203.0.113.7', 4242, ['ack', 'data']],
+      [40002, 'established', null, null, []],
+    ],
+  );
+  assert.equal(conns[1].anomalies[0].kind, 'no-toa');
+  assert.is(code, 1, run.stderr);
+});
+
+live('live: a missing interface and a BPF syntax error are one line and exit 2', async () => {
+  const noIface = inspector(['-i', 'nosuch0']);
+  assert.is(await noIface.exit, 2);
+  assert.match(noIface.stderr, /^toa inspect: no interface nosuch0 here \(libpcap sees: [^\n]*\)\n$/);
+  const badBpf = inspector(['-i', tun.name, '--filter', 'tcp and and']);
+  assert.is(await badBpf.exit, 2);
+  assert.match(badBpf.stderr, /^toa inspect: [^\n]*syntax error \(filter: tcp and and\)\n$/);
+});
+
+live('live: --count stops after n packets and prints the summary', async () => {
+  const run = inspector(['-i', tun.name, '--count', '3', '--summary', '--json']);
+  await until(
+    () => run.stderr.includes('capturing on'),
+    () => run.stderr,
+  );
+  const c = await connect({
+    tun,
+    src: { address: '198.51.100.2', port: 40003 },
+    dst: { address: '198.51.100.1', port: PORT },
+  });
+  await c.send('x');
+  assert.is(await run.exit, 0, run.stderr);
+  const s = JSON.parse(run.stdout);
+  assert.is(s.packets, 3);
+  await c.close();
+});
+
+test.run();

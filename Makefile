@@ -36,6 +36,9 @@ fuzz: deps
 lab: build
 	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
 
+bench: build
+	npx tsx test/bench/inspect.ts
+
 demo:
 	@echo "make demo: the QEMU demo of a Node server seeing the real client is coming with the kernel module (issue 3)."
 

@@ -8,9 +8,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 as_root() { if ((EUID)); then sudo "$@"; else "$@"; fi; }
 
 # The lab (qemu, busybox, kmod, cpio, zstd/xz, debootstrap, gpg for the keyring check, pahole
-# for 6.12+ module BTF), the C tests and fuzzer (clang, gcc-12, libpcap), netns tests (iproute2).
+# for 6.12+ module BTF), the C tests and fuzzer (clang, gcc-12, libpcap), netns tests (iproute2),
+# the Wireshark dissector's test and `make bench` (tshark; GNU time for peak RSS).
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd gzip dwarves debootstrap gpg
-  debian-archive-keyring clang gcc-12 make libc6-dev libelf-dev libpcap-dev iproute2)
+  debian-archive-keyring clang gcc-12 make libc6-dev libelf-dev libpcap-dev iproute2 tshark time)
 
 missing() { # PACKAGE...: print those not installed
   local installed
@@ -28,6 +29,10 @@ install() { # PACKAGE...
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >&2
 }
 
+# wireshark-common asks whether non-root users may capture; answered (no) before apt asks.
+if [[ -n $(missing tshark) ]]; then
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | as_root debconf-set-selections
+fi
 install "${pkgs[@]}"
 # libFuzzer ships with the runtime of clang's own major version.
 install "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"

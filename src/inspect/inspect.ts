@@ -1,7 +1,7 @@
 // The inspect operation: frames -> IP/TCP (src/wire) -> connections -> lines. One pipeline,
 // fed by a capture file (inspectFile) or an interface (live.ts). The CLI is a thin front.
 import { closeSync, openSync } from 'node:fs';
-import { DEFAULT_FORMATS, type FormatName, parseSegment, toMask } from '../wire/index.js';
+import { DEFAULT_FORMATS, type FormatName, newSegmentView, toMask, viewSegment } from '../wire/index.js';
 import {
   ipComplete,
   ipOffset,
@@ -52,7 +52,17 @@ export interface InspectResult {
 /** The frame fields the pipeline uses: a CaptureRecord, or what a live capture gives. */
 export type Frame = Pick<
   CaptureRecord,
-  'index' | 'offset' | 'ts' | 'tsSec' | 'tsNsec' | 'linktype' | 'origLen' | 'data'
+  | 'index'
+  | 'offset'
+  | 'ts'
+  | 'tsSec'
+  | 'tsNsec'
+  | 'linktype'
+  | 'origLen'
+  | 'caplen'
+  | 'buf'
+  | 'start'
+  | 'data'
 >;
 
 export interface Pipeline {
@@ -94,7 +104,8 @@ export function createPipeline(o: PipelineOptions, out: (line: string) => void):
   let writeLinktype = -1;
   let notWritten = 0;
   let closed = false;
-  const checked = new Set<number>();
+  let lastLinktype = -1; // checked supported
+  const seg = newSegmentView();
 
   function writeFrame(r: Frame): void {
     if (!writer) {
@@ -111,32 +122,33 @@ export function createPipeline(o: PipelineOptions, out: (line: string) => void):
   return {
     frame(r) {
       totals.packets++;
-      if (!checked.has(r.linktype)) {
+      if (r.linktype !== lastLinktype) {
         if (!isSupportedLinktype(r.linktype))
           throw captureError(
             r.offset,
             `packet ${r.index + 1} is on ${linktypeName(r.linktype)}, which toa inspect cannot decode (it reads ${supportedLinktypes()})`,
           );
-        checked.add(r.linktype);
+        lastLinktype = r.linktype;
       }
-      const data = r.data;
-      const ip = ipOffset(r.linktype, data);
+      const buf = r.buf;
+      const end = r.start + r.caplen;
+      const ip = ipOffset(r.linktype, buf, r.start, end);
       if (ip === LINK_NOT_IP) {
         totals.other++;
         return;
       }
       // Cut by the snaplen, or shorter than its IP header says: never decoded as if whole.
-      if (ip < 0 || !ipComplete(data, ip)) {
+      if (ip < 0 || !ipComplete(buf, ip, end)) {
         totals.truncated++;
         return;
       }
-      const seg = parseSegment(ip === 0 ? data : data.subarray(ip));
-      if (!seg) {
+      // Read in place: no copies, and no checksums (offloading leaves them wrong in captures).
+      if (!viewSegment(buf, ip, seg, end)) {
         totals.other++;
         return;
       }
       totals.tcp++;
-      if (tracker.segment(seg, r.ts, r.index + 1) && o.write) writeFrame(r);
+      if (tracker.segment(buf, seg, r) && o.write) writeFrame(r);
     },
     tick: (now) => tracker.tick(now),
     close() {

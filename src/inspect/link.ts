@@ -49,63 +49,62 @@ const ETH_QINQ = 0x88a8; // 802.1ad service tag
 const ETH_QINQ_OLD = 0x9100; // pre-standard Q-in-Q
 
 /**
- * The offset of the IP header in `frame`, or LINK_TRUNCATED / LINK_NOT_IP. The linktype must
- * be one isSupportedLinktype accepts.
+ * The offset in buf of the IP header of the frame buf[start, end), or LINK_TRUNCATED /
+ * LINK_NOT_IP. The linktype must be one isSupportedLinktype accepts.
  */
-export function ipOffset(linktype: number, frame: Uint8Array): number {
+export function ipOffset(linktype: number, buf: Uint8Array, start: number, end: number): number {
   switch (linktype) {
     case LINKTYPE.ETHERNET:
-      return etherPayload(frame, 12);
+      return etherPayload(buf, start + 12, end);
     case LINKTYPE.LINUX_SLL:
-      return etherPayload(frame, 14);
+      return etherPayload(buf, start + 14, end);
     case LINKTYPE.LINUX_SLL2:
       // SLL2 puts the protocol first and the 20-byte header ends after the address.
-      if (frame.length < 20) return LINK_TRUNCATED;
-      return ethertypeAt(frame, 0, 20);
+      if (end - start < 20) return LINK_TRUNCATED;
+      return ethertypeAt(buf, start, start + 20, end);
     case LINKTYPE.NULL: {
-      if (frame.length < 4) return LINK_TRUNCATED;
+      if (end - start < 4) return LINK_TRUNCATED;
       // Host byte order of the capturing machine: the family is in one end or the other.
-      const family = (frame[0] as number) | (frame[3] as number);
+      const family = (buf[start] as number) | (buf[start + 3] as number);
       // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
-      if (family === 2 || family === 10 || family === 24 || family === 28 || family === 30) return 4;
+      if (family === 2 || family === 10 || family === 24 || family === 28 || family === 30) return start + 4;
       return LINK_NOT_IP;
     }
     default: {
       // Raw IP: the version nibble says the rest.
-      if (frame.length < 1) return LINK_TRUNCATED;
-      const version = (frame[0] as number) >> 4;
-      return version === 4 || version === 6 ? 0 : LINK_NOT_IP;
+      if (end - start < 1) return LINK_TRUNCATED;
+      const version = (buf[start] as number) >> 4;
+      return version === 4 || version === 6 ? start : LINK_NOT_IP;
     }
   }
 }
 
-// An Ethernet-style type field at `at`, possibly behind nested VLAN tags of 4 bytes each.
-function etherPayload(frame: Uint8Array, at: number): number {
-  let type = at;
+// An Ethernet-style type field at `type`, possibly behind nested VLAN tags of 4 bytes each.
+function etherPayload(buf: Uint8Array, type: number, end: number): number {
   for (;;) {
-    if (frame.length < type + 2) return LINK_TRUNCATED;
-    const t = ((frame[type] as number) << 8) | (frame[type + 1] as number);
-    if (t !== ETH_VLAN && t !== ETH_QINQ && t !== ETH_QINQ_OLD) return ethertypeAt(frame, type, type + 2);
+    if (end < type + 2) return LINK_TRUNCATED;
+    const t = ((buf[type] as number) << 8) | (buf[type + 1] as number);
+    if (t !== ETH_VLAN && t !== ETH_QINQ && t !== ETH_QINQ_OLD) return ethertypeAt(buf, type, type + 2, end);
     type += 4;
   }
 }
 
-function ethertypeAt(frame: Uint8Array, type: number, payload: number): number {
-  const t = ((frame[type] as number) << 8) | (frame[type + 1] as number);
+function ethertypeAt(buf: Uint8Array, type: number, payload: number, end: number): number {
+  const t = ((buf[type] as number) << 8) | (buf[type + 1] as number);
   if (t !== ETH_IPV4 && t !== ETH_IPV6) return LINK_NOT_IP;
-  return frame.length <= payload ? LINK_TRUNCATED : payload;
+  return end <= payload ? LINK_TRUNCATED : payload;
 }
 
 /**
- * Whether the IP packet at `ip` is whole in the capture: its header's length field fits in the
- * captured bytes. A cut packet must be reported as truncated, never parsed as if complete.
+ * Whether the IP packet at `ip` is whole in the capture (which ends at `end`): its header's
+ * length field fits in the captured bytes. A cut packet must be reported as truncated, never
+ * parsed as if complete.
  */
-export function ipComplete(frame: Uint8Array, ip: number): boolean {
-  const have = frame.length - ip;
-  const version = (frame[ip] ?? 0) >> 4;
-  if (version === 4)
-    return have >= 20 && (((frame[ip + 2] as number) << 8) | (frame[ip + 3] as number)) <= have;
+export function ipComplete(buf: Uint8Array, ip: number, end: number): boolean {
+  const have = end - ip;
+  const version = (buf[ip] ?? 0) >> 4;
+  if (version === 4) return have >= 20 && (((buf[ip + 2] as number) << 8) | (buf[ip + 3] as number)) <= have;
   if (version === 6)
-    return have >= 40 && 40 + (((frame[ip + 4] as number) << 8) | (frame[ip + 5] as number)) <= have;
+    return have >= 40 && 40 + (((buf[ip + 4] as number) << 8) | (buf[ip + 5] as number)) <= have;
   return false;
 }

@@ -75,7 +75,12 @@ export async function inspectLive(o: LiveOptions, out: (line: string) => void): 
     tsNsec: 0,
     linktype,
     origLen: 0,
-    data: buffer.subarray(0, 0),
+    caplen: 0,
+    buf: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+    start: 0,
+    get data() {
+      return this.buf.subarray(0, this.caplen);
+    },
   };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -104,7 +109,7 @@ export async function inspectLive(o: LiveOptions, out: (line: string) => void): 
           frame.tsSec = Math.floor(now / 1000);
           frame.tsNsec = (now % 1000) * 1e6;
           frame.ts = now / 1000;
-          frame.data = buffer.subarray(0, nbytes);
+          frame.caplen = nbytes;
           frame.origLen = truncated ? nbytes + 1 : nbytes;
           pipeline.frame(frame);
           frame.index++;

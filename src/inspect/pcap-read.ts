@@ -1,7 +1,7 @@
 // A streaming reader for .pcap and .pcapng capture files. Bytes are pushed in chunks of any size
 // and each packet record is handed to a callback as it completes, so a file is never held whole.
 // The record object and its `data` view are reused: copy what must outlive the callback.
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export type CaptureFormat = 'pcap' | 'pcapng';
 
@@ -20,8 +20,11 @@ export interface CaptureRecord {
   snaplen: number;
   caplen: number;
   origLen: number;
-  /** The captured bytes (caplen long): a view into the reader's buffer, valid during the callback. */
-  data: Uint8Array;
+  /** The captured bytes are buf[start, start + caplen): the reader's buffer, valid during the callback. */
+  buf: Uint8Array;
+  start: number;
+  /** Those bytes as a view of their own (made on each read; the hot path uses buf and start). */
+  readonly data: Uint8Array;
 }
 
 export interface CaptureParser {
@@ -63,6 +66,22 @@ interface Iface {
 export function createCaptureParser(onRecord: (r: CaptureRecord) => void): CaptureParser {
   let kind: CaptureFormat | undefined;
   let pending: Uint8Array | undefined; // bytes of an incomplete header/record/block
+  // Where pending and the next chunk are joined: one buffer reused for the whole file, so
+  // reading allocates no memory per chunk.
+  let joined = new Uint8Array(0);
+
+  function join(head: Uint8Array, tail: Uint8Array): Uint8Array {
+    const size = head.length + tail.length;
+    if (joined.length < size) {
+      const bigger = new Uint8Array(Math.max(size, 2 * joined.length));
+      bigger.set(head);
+      joined = bigger;
+    } else if (head.buffer === joined.buffer)
+      joined.copyWithin(0, head.byteOffset, head.byteOffset + head.length);
+    else joined.set(head);
+    joined.set(tail, head.length);
+    return joined.subarray(0, size);
+  }
   let base = 0; // file offset of the first byte of `pending` (or of the next chunk)
   let le = true;
   let nanos = false;
@@ -81,7 +100,11 @@ export function createCaptureParser(onRecord: (r: CaptureRecord) => void): Captu
     snaplen: 0,
     caplen: 0,
     origLen: 0,
-    data: new Uint8Array(0),
+    buf: new Uint8Array(0),
+    start: 0,
+    get data() {
+      return this.buf.subarray(this.start, this.start + this.caplen);
+    },
   };
 
   function emit(): void {
@@ -120,7 +143,8 @@ export function createCaptureParser(onRecord: (r: CaptureRecord) => void): Captu
       rec.tsNsec = nanos ? frac : frac * 1000;
       rec.caplen = caplen;
       rec.origLen = v.getUint32(at + 12, le);
-      rec.data = buf.subarray(at + 16, at + 16 + caplen);
+      rec.buf = buf;
+      rec.start = at + 16;
       emit();
       at += 16 + caplen;
     }
@@ -187,7 +211,8 @@ export function createCaptureParser(onRecord: (r: CaptureRecord) => void): Captu
         if (28 + caplen > len - 4)
           throw captureError(base + at, `pcapng packet block holds ${len} bytes, not ${caplen} captured`);
         packet(at, id, v.getUint32(at + 12, le), v.getUint32(at + 16, le), caplen, v.getUint32(at + 24, le));
-        rec.data = buf.subarray(at + 28, at + 28 + caplen);
+        rec.buf = buf;
+        rec.start = at + 28;
         emit();
         return;
       }
@@ -201,7 +226,8 @@ export function createCaptureParser(onRecord: (r: CaptureRecord) => void): Captu
         packet(at, 0, 0, 0, caplen, origLen);
         rec.tsSec = 0; // a simple packet block has no timestamp
         rec.tsNsec = 0;
-        rec.data = buf.subarray(at + 12, at + 12 + caplen);
+        rec.buf = buf;
+        rec.start = at + 12;
         emit();
         return;
       }
@@ -263,11 +289,10 @@ export function createCaptureParser(onRecord: (r: CaptureRecord) => void): Captu
   return {
     format: () => kind,
     push(chunk: Uint8Array): void {
-      let buf = chunk;
+      // A plain Uint8Array view: subarray on a Buffer goes through its species constructor, slowly.
+      let buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       if (pending) {
-        buf = new Uint8Array(pending.length + chunk.length);
-        buf.set(pending);
-        buf.set(chunk, pending.length);
+        buf = join(pending, buf);
         pending = undefined;
       }
       const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -345,7 +370,12 @@ export function splitTimestamp(
   out.tsNsec = Math.floor((t - out.tsSec) * 1e9);
 }
 
-/** Read a capture file in chunks; resolves with what was read, rejects on the first error. */
+/**
+ * Read a capture file in chunks; resolves with what was read, rejects on the first error.
+ * Reads are synchronous (a file, mostly in the page cache: a thread-pool round trip per chunk
+ * costs more than the copy) into two buffers used in turn (the parser may still hold the tail
+ * of the previous chunk), so reading a file allocates nothing per chunk.
+ */
 export async function readCapture(
   path: string,
   onRecord: (r: CaptureRecord) => void,
@@ -356,8 +386,18 @@ export async function readCapture(
     packets = r.index + 1;
     onRecord(r);
   });
-  for await (const chunk of createReadStream(path, { highWaterMark: chunkSize }))
-    parser.push(chunk as Buffer);
+  const fd = openSync(path, 'r');
+  try {
+    const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+    for (let turn = 0; ; turn ^= 1) {
+      const buf = buffers[turn] as Uint8Array;
+      const n = readSync(fd, buf, 0, chunkSize, null);
+      if (n === 0) break;
+      parser.push(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
   parser.end();
   return { format: parser.format() as CaptureFormat, packets };
 }

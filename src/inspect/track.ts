@@ -3,15 +3,15 @@
 // connection, handed over when its handshake resolves; finished and idle connections are dropped.
 import {
   ACK,
-  addressToText,
+  addressTextAt,
   FIN,
   FORMATS,
-  findOption,
+  findOptionIn,
   KIND,
   maskToFormats,
-  type ParsedSegment,
-  parseToa,
+  parseToaIn,
   RST,
+  type SegmentView,
   SYN,
   type Toa,
   textToAddress,
@@ -76,7 +76,7 @@ export interface TrackOptions {
   idleTimeout?: number;
   /** Seconds a closed (RST, FIN both ways) connection is kept for its last packets. */
   closedTimeout?: number;
-  /** At most this many connections are tracked; the oldest goes first. */
+  /** At most this many connections are tracked; closed ones go first, then the oldest. */
   maxConnections?: number;
   /**
    * Seconds after the handshake-completing ACK at which a connection without data is reported
@@ -85,9 +85,21 @@ export interface TrackOptions {
   settleTimeout?: number;
 }
 
+/**
+ * When a segment was captured: seconds since the epoch, and its 0-based number in the capture.
+ * An object (a capture record is one) so that the time is never boxed per packet.
+ */
+export interface PacketTime {
+  ts: number;
+  index: number;
+}
+
 export interface Tracker {
-  /** Feed one TCP segment; true when it belongs to a tracked connection. */
-  segment(seg: ParsedSegment, ts: number, frame: number): boolean;
+  /**
+   * Feed one TCP segment, read in place by viewSegment from buf (which need not outlive the
+   * call); true when it belongs to a tracked connection.
+   */
+  segment(buf: Uint8Array, seg: SegmentView, at: PacketTime): boolean;
   /** Report every connection still open (end of the capture). */
   flush(): void;
   /** Capture time moved on without packets (live): report and expire what is due. */
@@ -100,10 +112,30 @@ export interface Tracker {
 // What is kept per connection. After its report only the few fields that still matter stay
 // (c and noRoom are released), so a long capture holds little per open connection.
 interface State {
-  key: string;
+  /** A hash of both endpoints, the same in either direction. */
+  hash: number;
+  /** The next connection in the same bucket. */
+  next: State | null;
+  /**
+   * Neighbours in its list: open connections in the order they began, closed ones in the order
+   * of their last packet (so a sweep stops at the first closed one not yet due).
+   */
+  older: State | null;
+  newer: State | null;
+  /**
+   * The endpoints, each packet is matched against them in place. IPv4: the addresses as 16-bit
+   * halves (small integers, in the object itself); IPv6: addrs holds the LB's then the
+   * backend's address as 16-bit words (UTF-16 code units: one small string made at the SYN),
+   * and is '' for IPv4.
+   */
+  lbHi: number;
+  lbLo: number;
+  backendHi: number;
+  backendLo: number;
+  addrs: string;
+  lbPort: number;
+  backendPort: number;
   c: Connection | null;
-  /** Whether the initiator's endpoint is the second in the key: tells the directions apart. */
-  lbSecond: boolean;
   isn: number;
   /** The MSS the backend announced in its SYN-ACK; 0 when none was seen. */
   mss: number;
@@ -149,41 +181,155 @@ export function smallestToa(mask: number): number {
   return (min + 3) & ~3;
 }
 
-// The connection key: both endpoints, lower one first, as UTF-16 code units (one per 16-bit
-// word of address, one per port) so no number is ever printed; `swapped` says the source came
-// second. Built once per packet, so it avoids allocating more than the string itself.
-const words: number[] = new Array(18).fill(0);
-let swapped = false;
-
-function tupleKey(src: Uint8Array, sp: number, dst: Uint8Array, dp: number): string {
-  let order = 0;
-  for (let i = 0; i < src.length && order === 0; i++) order = (src[i] as number) - (dst[i] as number);
-  if (order === 0) order = sp - dp;
-  swapped = order > 0;
-  return swapped ? endpoints(dst, dp, src, sp) : endpoints(src, sp, dst, dp);
+// The connection table: buckets by a hash of the two endpoints (symmetric, so both directions
+// find the same entry), chained; a packet is matched by comparing its bytes with the stored
+// endpoints, so no key is built and nothing is allocated per packet.
+function endpointHash(buf: Uint8Array, addr: number, len: number, port: number): number {
+  let h = Math.imul(port ^ 0x5bd1e995, 0x9e3779b1);
+  for (let i = addr; i < addr + len; i += 4) {
+    const w = ((buf[i] as number) << 24) | ((buf[i + 1] as number) << 16) | ((buf[i + 2] as number) << 8);
+    h = Math.imul(h ^ (w | (buf[i + 3] as number)), 0x85ebca6b);
+    h ^= h >>> 15;
+  }
+  return h;
 }
 
-function endpoints(a: Uint8Array, ap: number, b: Uint8Array, bp: number): string {
-  if (a.length === 4)
-    return String.fromCharCode(
-      ((a[0] as number) << 8) | (a[1] as number),
-      ((a[2] as number) << 8) | (a[3] as number),
-      ap,
-      ((b[0] as number) << 8) | (b[1] as number),
-      ((b[2] as number) << 8) | (b[3] as number),
-      bp,
-    );
-  for (let i = 0; i < 8; i++) {
-    words[i] = ((a[2 * i] as number) << 8) | (a[2 * i + 1] as number);
-    words[9 + i] = ((b[2 * i] as number) << 8) | (b[2 * i + 1] as number);
-  }
-  words[8] = ap;
-  words[17] = bp;
+// 30 bits: a small integer to V8, so a key is never a boxed number.
+function tupleHash(buf: Uint8Array, v: SegmentView): number {
+  const n = v.addrLen;
+  return (endpointHash(buf, v.addr, n, v.srcPort) + endpointHash(buf, v.addr + n, n, v.dstPort)) & 0x3fffffff;
+}
+
+// Address text by address: a backend sees few LB addresses (FullNAT's local pool) and is
+// itself one or two, so IPv4 text is made once per address, not once per connection.
+const TEXT_SLOTS = 1024;
+const textKey = new Int32Array(TEXT_SLOTS).fill(-1);
+const textKeyLo = new Int32Array(TEXT_SLOTS);
+const textOf: string[] = new Array<string>(TEXT_SLOTS).fill('');
+
+function addressText(buf: Uint8Array, at: number, len: number): string {
+  if (len !== 4) return addressTextAt(buf, at, len);
+  const hi = ((buf[at] as number) << 8) | (buf[at + 1] as number);
+  const lo = ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
+  const slot = (Math.imul(hi, 0x9e37) ^ lo) & (TEXT_SLOTS - 1);
+  if (textKey[slot] === hi && textKeyLo[slot] === lo) return textOf[slot] as string;
+  const text = addressTextAt(buf, at, 4);
+  textKey[slot] = hi;
+  textKeyLo[slot] = lo;
+  textOf[slot] = text;
+  return text;
+}
+
+const u16 = (b: Uint8Array, at: number) => ((b[at] as number) << 8) | (b[at + 1] as number);
+
+// An IPv6 connection's two addresses as one string of 16-bit words.
+function addrWords(buf: Uint8Array, v: SegmentView): string {
+  const words: number[] = [];
+  for (let i = v.addr; i < v.addr + 32; i += 2) words.push(u16(buf, i));
   return String.fromCharCode(...words);
 }
 
+// Whether the address at `at` of buf equals the words of addrs from `word` on.
+function sameAddr(buf: Uint8Array, at: number, addrs: string, word: number, len: number): boolean {
+  for (let i = 0; i < len; i += 2) if (addrs.charCodeAt(word++) !== u16(buf, at + i)) return false;
+  return true;
+}
+
+const FROM_LB = 1;
+const FROM_BACKEND = 2;
+
+/** Which side of connection s sent the segment; 0 when it is not s's. */
+function sideOf(s: State, buf: Uint8Array, v: SegmentView): number {
+  const n = v.addrLen;
+  if (n === 4) {
+    if (s.addrs !== '') return 0;
+    const at = v.addr;
+    const srcHi = u16(buf, at);
+    const srcLo = u16(buf, at + 2);
+    const dstHi = u16(buf, at + 4);
+    const dstLo = u16(buf, at + 6);
+    if (v.srcPort === s.lbPort && v.dstPort === s.backendPort)
+      if (srcHi === s.lbHi && srcLo === s.lbLo && dstHi === s.backendHi && dstLo === s.backendLo)
+        return FROM_LB;
+    if (v.srcPort === s.backendPort && v.dstPort === s.lbPort)
+      if (srcHi === s.backendHi && srcLo === s.backendLo && dstHi === s.lbHi && dstLo === s.lbLo)
+        return FROM_BACKEND;
+    return 0;
+  }
+  const words = n >> 1;
+  if (s.addrs.length !== 2 * words) return 0;
+  if (
+    v.srcPort === s.lbPort &&
+    v.dstPort === s.backendPort &&
+    sameAddr(buf, v.addr, s.addrs, 0, n) &&
+    sameAddr(buf, v.addr + n, s.addrs, words, n)
+  )
+    return FROM_LB;
+  if (
+    v.srcPort === s.backendPort &&
+    v.dstPort === s.lbPort &&
+    sameAddr(buf, v.addr, s.addrs, words, n) &&
+    sameAddr(buf, v.addr + n, s.addrs, 0, n)
+  )
+    return FROM_BACKEND;
+  return 0;
+}
+
+interface List {
+  head: State | null;
+  tail: State | null;
+}
+
+function link(list: List, s: State): void {
+  s.older = list.tail;
+  s.newer = null;
+  if (list.tail) list.tail.newer = s;
+  else list.head = s;
+  list.tail = s;
+}
+
+function unlink(list: List, s: State): void {
+  if (s.older) s.older.newer = s.newer;
+  else list.head = s.newer;
+  if (s.newer) s.newer.older = s.older;
+  else list.tail = s.older;
+  s.older = s.newer = null;
+}
+
+/** Dropped states kept for reuse. */
+const FREE_STATES = 4096;
+
+function blankState(): State {
+  return {
+    hash: 0,
+    next: null,
+    older: null,
+    newer: null,
+    lbHi: 0,
+    lbLo: 0,
+    backendHi: 0,
+    backendLo: 0,
+    addrs: '',
+    lbPort: 0,
+    backendPort: 0,
+    c: null,
+    isn: 0,
+    mss: 0,
+    finLb: false,
+    finBackend: false,
+    closed: false,
+    lastTs: 0,
+    ackTs: 0,
+    noRoom: null,
+  };
+}
+
 export function createTracker(opts: TrackOptions, onReport: (c: Connection) => void): Tracker {
-  const conns = new Map<string, State>();
+  let table: (State | null)[] = new Array<State | null>(4096).fill(null);
+  const opened: List = { head: null, tail: null };
+  const ended: List = { head: null, tail: null };
+  let count = 0;
+  const free: State[] = [];
   const idle = opts.idleTimeout ?? 300;
   const closedFor = opts.closedTimeout ?? 5;
   const max = opts.maxConnections ?? 500_000;
@@ -215,33 +361,63 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
     onReport(c);
   }
 
+  function find(buf: Uint8Array, v: SegmentView, hash: number): State | null {
+    for (let s = table[hash & (table.length - 1)] ?? null; s; s = s.next)
+      if (s.hash === hash && sideOf(s, buf, v) !== 0) return s;
+    return null;
+  }
+
+  function insert(s: State): void {
+    const b = s.hash & (table.length - 1);
+    s.next = table[b] ?? null;
+    table[b] = s;
+  }
+
   function drop(s: State): void {
     resolve(s);
-    conns.delete(s.key);
+    const b = s.hash & (table.length - 1);
+    if (table[b] === s) table[b] = s.next;
+    else {
+      let p = table[b] ?? null;
+      while (p && p.next !== s) p = p.next;
+      if (p) p.next = s.next;
+    }
+    unlink(s.closed ? ended : opened, s);
+    s.next = null;
+    count--;
+    if (free.length < FREE_STATES) free.push(s);
+  }
+
+  // Twice the buckets once they hold more than one connection each on average.
+  function grow(): void {
+    table = new Array<State | null>(table.length * 2).fill(null);
+    for (const list of [opened, ended]) for (let s = list.head; s; s = s.newer) insert(s);
   }
 
   function sweep(now: number): void {
     nextSweep = now + 1;
-    for (const s of conns.values()) {
-      if (now - s.lastTs > (s.closed ? closedFor : idle)) drop(s);
+    while (ended.head && now - ended.head.lastTs > closedFor) drop(ended.head);
+    for (let s = opened.head; s; ) {
+      const next: State | null = s.newer;
+      if (now - s.lastTs > idle) drop(s);
       else if (s.c && s.ackTs > 0 && now - s.ackTs >= settle) resolve(s);
+      s = next;
     }
   }
 
-  function open(seg: ParsedSegment, key: string, lbSecond: boolean, ts: number, frame: number): State {
-    if (conns.size >= max) {
-      const oldest = conns.values().next().value;
-      if (oldest) drop(oldest);
-    }
+  function open(buf: Uint8Array, v: SegmentView, hash: number, when: PacketTime): State {
+    const evict = ended.head ?? opened.head;
+    if (count >= max && evict) drop(evict);
+    const n = v.addrLen;
     const c: Connection = {
       id: nextId++,
-      frame,
-      ts,
-      family: seg.family,
-      lb: addressToText(seg.src),
-      lbPort: seg.srcPort,
-      backend: addressToText(seg.dst),
-      backendPort: seg.dstPort,
+      frame: when.index + 1,
+      ts: when.ts,
+      family: v.family,
+      lb: addressText(buf, v.addr, n),
+      lbPort: v.srcPort,
+      backend: addressText(buf, v.addr + n, n),
+      backendPort: v.dstPort,
       handshake: { syn: false, synAck: false, ack: false, data: false },
       outcome: 'incomplete',
       toa: null,
@@ -251,25 +427,32 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
       packets: 0,
       validToa: false,
     };
-    const s: State = {
-      key,
-      c,
-      lbSecond,
-      isn: seg.seq,
-      mss: 0,
-      finLb: false,
-      finBackend: false,
-      closed: false,
-      lastTs: ts,
-      ackTs: 0,
-      noRoom: null,
-    };
-    conns.set(key, s);
+    // States are reused: long-lived objects made once cost the collector nothing per connection.
+    const s = free.pop() ?? blankState();
+    s.hash = hash;
+    const at = v.addr;
+    s.lbHi = u16(buf, at);
+    s.lbLo = u16(buf, at + 2);
+    s.backendHi = n === 4 ? u16(buf, at + 4) : 0;
+    s.backendLo = n === 4 ? u16(buf, at + 6) : 0;
+    s.addrs = n === 4 ? '' : addrWords(buf, v);
+    s.lbPort = v.srcPort;
+    s.backendPort = v.dstPort;
+    s.c = c;
+    s.isn = v.seq;
+    s.mss = 0;
+    s.finLb = s.finBackend = s.closed = false;
+    s.lastTs = when.ts;
+    s.ackTs = 0;
+    s.noRoom = null;
+    link(opened, s);
+    if (++count > table.length) grow();
+    else insert(s);
     return s;
   }
 
-  function inspectToa(s: State, c: Connection, seg: ParsedSegment, role: SegmentRole): void {
-    const r = parseToa(seg.options, opts.formats);
+  function inspectToa(s: State, c: Connection, buf: Uint8Array, v: SegmentView, role: SegmentRole): void {
+    const r = parseToaIn(buf, v.options, v.data, opts.formats);
     if (r.status === 'error') {
       const seen = c.anomalies.some(
         (a) => a.kind === 'malformed' && a.segment === role && a.reason === r.reason,
@@ -277,7 +460,8 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
       if (!seen) add(c, 'malformed', role, r.reason, `${r.reason} at option offset ${r.offset}`);
       return;
     }
-    const optBytes = seg.options.length;
+    const optBytes = v.data - v.options;
+    const payload = v.end - v.data;
     if (r.status === 'none') {
       if (optBytes + need > 40)
         keepNoRoom(
@@ -289,33 +473,35 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
             `${role} has ${optBytes} option bytes: no room for a ${need}-byte TOA`,
           ),
         );
-      if (role === 'data' && s.mss > 0 && seg.payload.length + optBytes + need > s.mss)
+      if (role === 'data' && s.mss > 0 && payload + optBytes + need > s.mss)
         keepNoRoom(
           s,
           anomaly(
             'no-room',
             role,
             'mss',
-            `first data of ${seg.payload.length} bytes + ${optBytes} option bytes leaves no room for a ${need}-byte TOA under MSS ${s.mss}`,
+            `first data of ${payload} bytes + ${optBytes} option bytes leaves no room for a ${need}-byte TOA under MSS ${s.mss}`,
           ),
         );
       return;
     }
     const t = r.toa;
-    if (role === 'data' && s.mss > 0 && seg.payload.length + optBytes > s.mss)
+    if (role === 'data' && s.mss > 0 && payload + optBytes > s.mss)
       keepNoRoom(
         s,
         anomaly(
           'no-room',
           role,
           'mss',
-          `first data of ${seg.payload.length} bytes + ${optBytes} option bytes with the TOA exceeds MSS ${s.mss}`,
+          `first data of ${payload} bytes + ${optBytes} option bytes with the TOA exceeds MSS ${s.mss}`,
         ),
       );
     if (!c.toa) {
       c.toa = t;
       c.toaIn.push(role);
-      if (opts.trust && !opts.trust.some((cidr) => cidrContains(cidr, seg.src)))
+      // Only the LB's segments have a role: the source is its address.
+      const lb = opts.trust && buf.subarray(v.addr, v.addr + v.addrLen);
+      if (opts.trust && lb && !opts.trust.some((cidr) => cidrContains(cidr, lb)))
         add(
           c,
           'untrusted',
@@ -344,72 +530,91 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
   }
 
   return {
-    size: () => conns.size,
+    size: () => count,
     untracked: () => untracked,
     flush() {
-      for (const s of conns.values()) drop(s);
+      while (opened.head) drop(opened.head);
+      while (ended.head) drop(ended.head);
     },
     tick(now) {
       if (now >= nextSweep) sweep(now);
     },
-    segment(seg, ts, frame) {
-      if (ts >= nextSweep) sweep(ts);
-      const key = tupleKey(seg.src, seg.srcPort, seg.dst, seg.dstPort);
-      const srcSecond = swapped;
-      let s = conns.get(key);
-      const flags = seg.flags;
+    segment(buf, v, at) {
+      if (at.ts >= nextSweep) sweep(at.ts);
+      const hash = tupleHash(buf, v);
+      let s = find(buf, v, hash);
+      const flags = v.flags;
       const synOnly = (flags & (SYN | ACK)) === SYN;
-      if (synOnly && s && seg.seq !== s.isn && srcSecond === s.lbSecond) {
+      const fromLb = s !== null && sideOf(s, buf, v) === FROM_LB;
+      if (synOnly && s && fromLb && v.seq !== s.isn) {
         drop(s); // the 4-tuple is reused by a new connection
-        s = undefined;
+        s = null;
       }
       if (!s) {
-        if (!synOnly || (opts.ports && !opts.ports.has(seg.dstPort))) {
+        if (!synOnly || (opts.ports && !opts.ports.has(v.dstPort))) {
           untracked++;
           return false;
         }
-        s = open(seg, key, srcSecond, ts, frame);
+        s = open(buf, v, hash, at);
+        return packet(s, buf, v, at, true);
       }
-      s.lastTs = ts;
-      const fromLb = srcSecond === s.lbSecond;
-      if (flags & RST) s.closed = true;
+      return packet(s, buf, v, at, fromLb);
+    },
+  };
+
+  function packet(s: State, buf: Uint8Array, v: SegmentView, at: PacketTime, fromLb: boolean): boolean {
+    const ts = at.ts;
+    const flags = v.flags;
+    s.lastTs = ts;
+    if (s.closed) {
+      // Keep the closed list in the order of last packets.
+      if (ended.tail !== s) {
+        unlink(ended, s);
+        link(ended, s);
+      }
+    } else {
       if (flags & FIN) {
         if (fromLb) s.finLb = true;
         else s.finBackend = true;
-        if (s.finLb && s.finBackend) s.closed = true;
       }
-      const c = s.c;
-      if (!c) return true;
-      c.packets++;
+      if (flags & RST || (s.finLb && s.finBackend)) {
+        unlink(opened, s);
+        s.closed = true;
+        link(ended, s);
+      }
+    }
+    const c = s.c;
+    if (!c) return true;
+    c.packets++;
 
-      if (!fromLb) {
-        if ((flags & (SYN | ACK)) === (SYN | ACK)) {
-          c.handshake.synAck = true;
-          const mss = findOption(seg.options, KIND.MSS);
-          if (mss && mss.length === 2) s.mss = ((mss[0] as number) << 8) | (mss[1] as number);
-        }
-        if (flags & RST) resolve(s);
-        return true;
+    if (!fromLb) {
+      if ((flags & (SYN | ACK)) === (SYN | ACK)) {
+        c.handshake.synAck = true;
+        const at = findOptionIn(buf, v.options, v.data, KIND.MSS);
+        if (at >= 0 && buf[at + 1] === 4) s.mss = ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
       }
-
-      let role: SegmentRole | undefined;
-      if (synOnly) {
-        role = 'syn';
-        c.handshake.syn = true;
-      } else if (seg.payload.length > 0 && (!c.handshake.data || seg.seq === (s.isn + 1) >>> 0)) {
-        role = 'data';
-        c.handshake.data = true;
-        if (flags & ACK) c.handshake.ack = c.handshake.ack || c.handshake.synAck;
-      } else if (flags & ACK && !(flags & (SYN | RST | FIN)) && !c.handshake.ack && c.handshake.synAck) {
-        role = 'ack';
-        c.handshake.ack = true;
-        s.ackTs = ts;
-      }
-      if (role) inspectToa(s, c, seg, role);
-      if (role === 'data' || flags & (RST | FIN)) resolve(s);
+      if (flags & RST) resolve(s);
       return true;
-    },
-  };
+    }
+
+    const synOnly = (flags & (SYN | ACK)) === SYN;
+    let role: SegmentRole | undefined;
+    if (synOnly) {
+      role = 'syn';
+      c.handshake.syn = true;
+    } else if (v.end > v.data && (!c.handshake.data || v.seq === (s.isn + 1) >>> 0)) {
+      role = 'data';
+      c.handshake.data = true;
+      if (flags & ACK) c.handshake.ack = c.handshake.ack || c.handshake.synAck;
+    } else if (flags & ACK && !(flags & (SYN | RST | FIN)) && !c.handshake.ack && c.handshake.synAck) {
+      role = 'ack';
+      c.handshake.ack = true;
+      s.ackTs = ts;
+    }
+    if (role) inspectToa(s, c, buf, v, role);
+    if (role === 'data' || flags & (RST | FIN)) resolve(s);
+    return true;
+  }
 }
 
 function keepNoRoom(s: State, a: Anomaly): void {

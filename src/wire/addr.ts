@@ -2,18 +2,22 @@
 // remoteAddress (libuv's inet_ntop), so a decoded TOA compares equal to what an app sees.
 
 export function addressToText(bytes: Uint8Array): string {
-  if (bytes.length === 4) return ipv4ToText(bytes);
-  if (bytes.length === 16) return ipv6ToText(bytes);
+  if (bytes.length === 4 || bytes.length === 16) return addressTextAt(bytes, 0, bytes.length);
   throw new Error(`an IP address is 4 or 16 bytes, got ${bytes.length}`);
 }
 
-function ipv4ToText(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+/** addressToText of the `len` (4 or 16) bytes at `at` of buf, read in place. */
+export function addressTextAt(buf: Uint8Array, at: number, len: 4 | 16 | number): string {
+  return len === 4 ? ipv4ToText(buf, at) : ipv6ToText(buf, at);
 }
 
-function ipv6ToText(b: Uint8Array): string {
+function ipv4ToText(b: Uint8Array, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+function ipv6ToText(b: Uint8Array, at: number): string {
   const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((b[i] ?? 0) << 8) | (b[i + 1] ?? 0));
+  for (let i = at; i < at + 16; i += 2) words.push(((b[i] ?? 0) << 8) | (b[i + 1] ?? 0));
 
   // RFC 5952: compress the longest run of two or more zero words, the first one on a tie.
   let best = -1;
@@ -44,7 +48,7 @@ function ipv6ToText(b: Uint8Array): string {
       i += bestLen - 1;
       continue;
     }
-    if (i === 6 && dotted) return `${text}${ipv4ToText(b.subarray(12))}`;
+    if (i === 6 && dotted) return `${text}${ipv4ToText(b, at + 12)}`;
     text += (words[i] ?? 0).toString(16);
     if (i < 7) text += ':';
   }

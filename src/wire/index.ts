@@ -1,7 +1,7 @@
 // The one TOA codec: formats, option blocks, addresses, the decoder, the vector corpus, and the
 // IPv4/IPv6 and TCP segment codec that carries them.
 
-export { addressFamily, addressToText, textToAddress } from './addr.js';
+export { addressFamily, addressTextAt, addressToText, textToAddress } from './addr.js';
 export {
   checkMask,
   DEFAULT_FORMATS,
@@ -25,18 +25,24 @@ export {
   checksum,
   type IpBuild,
   type IpPacket,
+  type IpView,
+  newIpView,
   PROTO_TCP,
   parseIp,
   pseudoHeaderSum,
   sum16,
+  viewIp,
 } from './ip.js';
 export {
   decodeOptions,
   encodeOptions,
   KIND,
   MAX_OPTIONS_LEN,
+  OPT_LEN,
+  OPT_TRUNC,
   type OptionAt,
   type OptionInput,
+  optionLength,
   optionName,
   readOption,
   type TcpOption,
@@ -49,18 +55,31 @@ export {
   encodeTcp,
   FIN,
   findOption,
+  findOptionIn,
   flagText,
   mssOption,
+  newSegmentView,
   type ParsedSegment,
   PSH,
   parseSegment,
   RST,
   type Segment,
   type SegmentBuild,
+  type SegmentView,
   SYN,
   URG,
+  viewSegment,
 } from './tcp.js';
-export { encodeToa, parseToa, REASONS, type Reason, type Toa, type ToaInput, type ToaResult } from './toa.js';
+export {
+  encodeToa,
+  parseToa,
+  parseToaIn,
+  REASONS,
+  type Reason,
+  type Toa,
+  type ToaInput,
+  type ToaResult,
+} from './toa.js';
 export {
   canonicalLine,
   checkVectorFile,

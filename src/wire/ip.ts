@@ -88,52 +88,89 @@ function buildIpv6(p: IpBuild): Uint8Array {
 // Extension headers the kernel may put before TCP (hop-by-hop, routing, destination options).
 const IPV6_EXT = new Set([0, 43, 60]);
 
+/**
+ * Where the fields of an IP packet are, as offsets into the buffer it was found in: what
+ * parseIp and the inspector's per-packet path share. Filled in place by viewIp, so reading a
+ * capture allocates nothing per packet; nothing is copied and no checksum is computed.
+ */
+export interface IpView {
+  family: 4 | 6;
+  /** Offset of the source address; the destination follows it (addrLen bytes each). */
+  addr: number;
+  addrLen: 4 | 16;
+  protocol: number;
+  ttl: number;
+  /** The transport bytes: payload .. end (bounded by the header's length field). */
+  payload: number;
+  end: number;
+}
+
+export function newIpView(): IpView {
+  return { family: 4, addr: 0, addrLen: 4, protocol: 0, ttl: 0, payload: 0, end: 0 };
+}
+
+/**
+ * Reads the IP header at `at` into `out`; false when it is not a well-formed IPv4/IPv6 packet
+ * that fits before `limit` (a captured frame's end), or is a fragment (never reassembled here).
+ */
+export function viewIp(buf: Uint8Array, at: number, out: IpView, limit = buf.length): boolean {
+  const version = (buf[at] ?? 0) >> 4;
+  if (version === 4) return viewIpv4(buf, at, out, limit);
+  if (version === 6) return viewIpv6(buf, at, out, limit);
+  return false;
+}
+
+const u16 = (b: Uint8Array, at: number) => ((b[at] as number) << 8) | (b[at + 1] as number);
+
+function viewIpv4(buf: Uint8Array, at: number, out: IpView, limit: number): boolean {
+  if (limit - at < 20) return false;
+  const ihl = ((buf[at] as number) & 0xf) * 4;
+  const total = u16(buf, at + 2);
+  if (ihl < 20 || total < ihl || total > limit - at) return false;
+  if ((u16(buf, at + 6) & 0x3fff) !== 0) return false;
+  out.family = 4;
+  out.addr = at + 12;
+  out.addrLen = 4;
+  out.protocol = buf[at + 9] as number;
+  out.ttl = buf[at + 8] as number;
+  out.payload = at + ihl;
+  out.end = at + total;
+  return true;
+}
+
+function viewIpv6(buf: Uint8Array, at: number, out: IpView, limit: number): boolean {
+  if (limit - at < 40) return false;
+  const end = at + 40 + u16(buf, at + 4);
+  if (end > limit) return false;
+  let next = buf[at + 6] as number;
+  let off = at + 40;
+  while (IPV6_EXT.has(next)) {
+    if (off + 8 > end) return false;
+    next = buf[off] as number;
+    off += ((buf[off + 1] as number) + 1) * 8;
+  }
+  if (off > end || next === 44) return false; // 44: fragment header
+  out.family = 6;
+  out.addr = at + 8;
+  out.addrLen = 16;
+  out.protocol = next;
+  out.ttl = buf[at + 7] as number;
+  out.payload = off;
+  out.end = end;
+  return true;
+}
+
 /** Parse an IP packet; undefined when it is not a well-formed IPv4/IPv6 packet or is a fragment. */
 export function parseIp(pkt: Uint8Array): IpPacket | undefined {
-  const version = (pkt[0] ?? 0) >> 4;
-  if (version === 4) return parseIpv4(pkt);
-  if (version === 6) return parseIpv6(pkt);
-  return undefined;
-}
-
-function parseIpv4(pkt: Uint8Array): IpPacket | undefined {
-  if (pkt.length < 20) return undefined;
-  const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
-  const ihl = ((pkt[0] as number) & 0xf) * 4;
-  const total = v.getUint16(2);
-  if (ihl < 20 || total < ihl || total > pkt.length) return undefined;
-  if ((v.getUint16(6) & 0x3fff) !== 0) return undefined; // a fragment: not reassembled here
+  const v = newIpView();
+  if (!viewIp(pkt, 0, v)) return undefined;
   return {
-    family: 4,
-    src: pkt.slice(12, 16),
-    dst: pkt.slice(16, 20),
-    protocol: pkt[9] as number,
-    ttl: pkt[8] as number,
-    payload: pkt.subarray(ihl, total),
-    headerChecksumOk: checksum(pkt.subarray(0, ihl)) === 0,
-  };
-}
-
-function parseIpv6(pkt: Uint8Array): IpPacket | undefined {
-  if (pkt.length < 40) return undefined;
-  const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
-  const end = 40 + v.getUint16(4);
-  if (end > pkt.length) return undefined;
-  let next = pkt[6] as number;
-  let off = 40;
-  while (IPV6_EXT.has(next)) {
-    if (off + 8 > end) return undefined;
-    next = pkt[off] as number;
-    off += ((pkt[off + 1] as number) + 1) * 8;
-  }
-  if (off > end || next === 44) return undefined; // 44: fragment header
-  return {
-    family: 6,
-    src: pkt.slice(8, 24),
-    dst: pkt.slice(24, 40),
-    protocol: next,
-    ttl: pkt[7] as number,
-    payload: pkt.subarray(off, end),
-    headerChecksumOk: true,
+    family: v.family,
+    src: pkt.slice(v.addr, v.addr + v.addrLen),
+    dst: pkt.slice(v.addr + v.addrLen, v.addr + 2 * v.addrLen),
+    protocol: v.protocol,
+    ttl: v.ttl,
+    payload: pkt.subarray(v.payload, v.end),
+    headerChecksumOk: v.family === 6 || checksum(pkt.subarray(0, v.payload)) === 0,
   };
 }

@@ -32,22 +32,35 @@ export type WalkError = 'opt-trunc' | 'opt-len';
 /** One option as found in a block; `len` is the bytes it takes (1 for EOL and NOP). */
 export type OptionAt = { kind: number; offset: number; len: number };
 
+/** optionLength's answers for a malformed option (a length is always >= 1). */
+export const OPT_TRUNC = -1;
+export const OPT_LEN = -2;
+
 /**
- * Reads the option starting at `offset`. Both walkers go through here so the hazards are
- * handled once: a kind with no length byte, a length that runs past the block, and lengths
- * 0 and 1, which would never move the walk forward or would swallow the length byte itself.
+ * The bytes the option at `offset` of buf[.., end) takes: 1 for EOL and NOP, its length byte
+ * otherwise, or OPT_TRUNC / OPT_LEN. Every walker goes through here so the hazards are handled
+ * once: a kind with no length byte, a length that runs past the block, and lengths 0 and 1,
+ * which would never move the walk forward or would swallow the length byte itself.
  */
+export function optionLength(buf: Uint8Array, offset: number, end: number): number {
+  const kind = offset < end ? (buf[offset] as number) : KIND.EOL;
+  if (kind === KIND.EOL || kind === KIND.NOP) return 1;
+  if (offset + 1 >= end) return OPT_TRUNC;
+  const len = buf[offset + 1] as number;
+  if (len < 2) return OPT_LEN;
+  if (offset + len > end) return OPT_TRUNC;
+  return len;
+}
+
+/** Reads the option starting at `offset` (optionLength, as an object for tools). */
 export function readOption(
   block: Uint8Array,
   offset: number,
 ): OptionAt | { error: WalkError; offset: number } {
-  const kind = block[offset] ?? KIND.EOL;
-  if (kind === KIND.EOL || kind === KIND.NOP) return { kind, offset, len: 1 };
-  const len = block[offset + 1];
-  if (len === undefined) return { error: 'opt-trunc', offset };
-  if (len < 2) return { error: 'opt-len', offset };
-  if (offset + len > block.length) return { error: 'opt-trunc', offset };
-  return { kind, offset, len };
+  const len = optionLength(block, offset, block.length);
+  if (len === OPT_TRUNC) return { error: 'opt-trunc', offset };
+  if (len === OPT_LEN) return { error: 'opt-len', offset };
+  return { kind: block[offset] ?? KIND.EOL, offset, len };
 }
 
 export type TcpOption = {

@@ -1,7 +1,7 @@
 // TCP segments inside IP packets. The option block is raw bytes placed right after the fixed
 // 20-byte header, exactly as given: TOA tests check byte-exact placement, malformed blocks included.
-import { buildIp, checksum, PROTO_TCP, parseIp, pseudoHeaderSum } from './ip.js';
-import { decodeOptions, encodeOptions, KIND, MAX_OPTIONS_LEN } from './options.js';
+import { buildIp, checksum, type IpView, newIpView, PROTO_TCP, pseudoHeaderSum, viewIp } from './ip.js';
+import { encodeOptions, KIND, MAX_OPTIONS_LEN, optionLength } from './options.js';
 
 export const FIN = 0x01;
 export const SYN = 0x02;
@@ -94,31 +94,91 @@ export function buildSegment(s: SegmentBuild): Uint8Array {
   return buildIp(ip);
 }
 
+/**
+ * A TCP segment read in place (see IpView): the header's numbers, and offsets of the option
+ * block (options .. data) and the payload (data .. end). Filled by viewSegment.
+ */
+export interface SegmentView extends IpView {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  dataOffset: number;
+  flags: number;
+  window: number;
+  urgent: number;
+  options: number;
+  data: number;
+}
+
+export function newSegmentView(): SegmentView {
+  return {
+    ...newIpView(),
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    dataOffset: 0,
+    flags: 0,
+    window: 0,
+    urgent: 0,
+    options: 0,
+    data: 0,
+  };
+}
+
+const u16 = (b: Uint8Array, at: number) => ((b[at] as number) << 8) | (b[at + 1] as number);
+// Two halves multiplied, not shifted: the result is stored as a number in place, never boxed.
+const u32 = (b: Uint8Array, at: number) => u16(b, at) * 0x10000 + u16(b, at + 2);
+
+/**
+ * Reads the IP packet at `at` of buf (ending by `limit`) and its TCP header into `out`, without
+ * copying or checksumming: false for anything but TCP over IPv4/IPv6, or a data offset that
+ * does not fit.
+ */
+export function viewSegment(buf: Uint8Array, at: number, out: SegmentView, limit = buf.length): boolean {
+  if (!viewIp(buf, at, out, limit) || out.protocol !== PROTO_TCP) return false;
+  const t = out.payload;
+  if (out.end - t < 20) return false;
+  const dataOffset = (buf[t + 12] as number) >> 4;
+  const hl = dataOffset * 4;
+  if (hl < 20 || t + hl > out.end) return false;
+  out.srcPort = u16(buf, t);
+  out.dstPort = u16(buf, t + 2);
+  out.seq = u32(buf, t + 4);
+  out.ack = u32(buf, t + 8);
+  out.dataOffset = dataOffset;
+  out.flags = buf[t + 13] as number;
+  out.window = u16(buf, t + 14);
+  out.urgent = u16(buf, t + 18);
+  out.options = t + 20;
+  out.data = t + hl;
+  return true;
+}
+
 /** Parse an IP packet carrying TCP; undefined for anything else or a data offset that does not fit. */
 export function parseSegment(pkt: Uint8Array): ParsedSegment | undefined {
-  const ip = parseIp(pkt);
-  if (!ip || ip.protocol !== PROTO_TCP || ip.payload.length < 20) return undefined;
-  const t = ip.payload;
-  const v = new DataView(t.buffer, t.byteOffset, t.byteLength);
-  const dataOffset = (t[12] as number) >> 4;
-  const hl = dataOffset * 4;
-  if (hl < 20 || hl > t.length) return undefined;
+  const v = newSegmentView();
+  if (!viewSegment(pkt, 0, v)) return undefined;
+  const src = pkt.slice(v.addr, v.addr + v.addrLen);
+  const dst = pkt.slice(v.addr + v.addrLen, v.addr + 2 * v.addrLen);
+  const t = pkt.subarray(v.payload, v.end);
+  const headerOk = v.family === 6 || checksum(pkt.subarray(0, v.payload)) === 0;
   return {
-    family: ip.family,
-    src: ip.src,
-    dst: ip.dst,
-    srcPort: v.getUint16(0),
-    dstPort: v.getUint16(2),
-    seq: v.getUint32(4),
-    ack: v.getUint32(8),
-    dataOffset,
-    flags: t[13] as number,
-    window: v.getUint16(14),
-    urgent: v.getUint16(18),
-    options: t.slice(20, hl),
-    payload: t.slice(hl),
-    checksumOk:
-      ip.headerChecksumOk && checksum(t, pseudoHeaderSum(ip.src, ip.dst, PROTO_TCP, t.length)) === 0,
+    family: v.family,
+    src,
+    dst,
+    srcPort: v.srcPort,
+    dstPort: v.dstPort,
+    seq: v.seq,
+    ack: v.ack,
+    dataOffset: v.dataOffset,
+    flags: v.flags,
+    window: v.window,
+    urgent: v.urgent,
+    options: pkt.slice(v.options, v.data),
+    payload: pkt.slice(v.data, v.end),
+    checksumOk: headerOk && checksum(t, pseudoHeaderSum(src, dst, PROTO_TCP, t.length)) === 0,
   };
 }
 
@@ -129,7 +189,25 @@ export function mssOption(mss: number): Uint8Array {
 
 /** The value of the first option of `kind`, or undefined; the walk stops at EOL or a malformed option. */
 export function findOption(options: Uint8Array, kind: number): Uint8Array | undefined {
-  return decodeOptions(options).find((o) => o.kind === kind && o.error === undefined)?.data;
+  const at = findOptionIn(options, 0, options.length, kind);
+  if (at < 0) return undefined;
+  const len = optionLength(options, at, options.length);
+  return options.subarray(at + Math.min(len, 2), at + len);
+}
+
+/**
+ * findOption over buf[start, end) in place: the offset in buf of the option's kind byte, or -1.
+ */
+export function findOptionIn(buf: Uint8Array, start: number, end: number, kind: number): number {
+  for (let at = start; at < end; ) {
+    const len = optionLength(buf, at, end);
+    if (len < 0) return -1;
+    const k = buf[at] as number;
+    if (k === kind) return at;
+    if (k === KIND.EOL) return -1;
+    at += len;
+  }
+  return -1;
 }
 
 export function flagText(flags: number): string {

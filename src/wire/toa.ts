@@ -1,7 +1,7 @@
 // The TOA decoder and encoder. The rules are test/vectors/README.md's; kmod/toa_parse.c
 // implements the same rules and the shared vectors hold both to the same answers.
 
-import { addressToText, textToAddress } from './addr.js';
+import { addressTextAt, textToAddress } from './addr.js';
 import {
   FORMATS,
   type Format,
@@ -11,7 +11,7 @@ import {
   KIND28_VERSION,
   toMask,
 } from './formats.js';
-import { KIND, MAX_OPTIONS_LEN, type OptionAt, readOption } from './options.js';
+import { KIND, MAX_OPTIONS_LEN, OPT_TRUNC, optionLength } from './options.js';
 
 export const REASONS = [
   'too-long',
@@ -47,28 +47,31 @@ export type ToaResult =
   | { status: 'toa'; toa: Toa }
   | { status: 'error'; reason: Reason; offset: number };
 
-// How a claimed kind is decoded under one format set.
-type Claim = { hostid: Format | undefined; byLen: Map<number, Format> };
+// How a claimed kind is decoded under one format set; indexed by kind (256 entries).
+type Claim = { hostid: Format | undefined; byLen: (Format | undefined)[] };
+type Claims = (Claim | undefined)[];
 
-const claimCache = new Map<number, Map<number, Claim>>();
+const claimCache = new Map<number, Claims>();
 
-function claimsFor(mask: number): Map<number, Claim> {
+function claimsFor(mask: number): Claims {
   let claims = claimCache.get(mask);
   if (claims) return claims;
-  claims = new Map();
+  claims = new Array<Claim | undefined>(256).fill(undefined);
   for (const [bit, f] of FORMATS.entries()) {
     if ((mask & (1 << bit)) === 0) continue;
-    let c = claims.get(f.kind);
+    let c = claims[f.kind];
     if (!c) {
-      c = { hostid: undefined, byLen: new Map() };
-      claims.set(f.kind, c);
+      c = { hostid: undefined, byLen: new Array<Format | undefined>(41).fill(undefined) };
+      claims[f.kind] = c;
     }
     if (f.len === null) c.hostid = f;
-    else c.byLen.set(f.len, f);
+    else c.byLen[f.len] = f;
   }
   claimCache.set(mask, claims);
   return claims;
 }
+
+const NONE: ToaResult = Object.freeze({ status: 'none' });
 
 /**
  * Finds the TOA in a TCP option block under the accepted formats (names or a mask; the
@@ -76,45 +79,70 @@ function claimsFor(mask: number): Map<number, Claim> {
  * second TOA anywhere makes the result an error, which the kernel treats as "no TOA".
  */
 export function parseToa(block: Uint8Array, formats?: Iterable<FormatName> | number): ToaResult {
-  if (block.length > MAX_OPTIONS_LEN) return { status: 'error', reason: 'too-long', offset: MAX_OPTIONS_LEN };
-  const claims = claimsFor(toMask(formats));
-  let found: Toa | undefined;
-  for (let offset = 0; offset < block.length; ) {
-    const o = readOption(block, offset);
-    if ('error' in o) return { status: 'error', reason: o.error, offset };
-    if (o.kind === KIND.EOL) break;
-    const claim = claims.get(o.kind);
-    const r = claim ? decodeClaimed(block, o, claim) : null;
-    if (typeof r === 'string') return { status: 'error', reason: r, offset };
-    if (r) {
-      if (found) return { status: 'error', reason: 'toa-dup', offset };
-      found = r;
-    }
-    offset += o.len;
-  }
-  return found ? { status: 'toa', toa: found } : { status: 'none' };
+  return parseToaIn(block, 0, block.length, formats);
 }
 
-// null: not a TOA after all (a kind 28 option of a length no accepted format has).
-function decodeClaimed(block: Uint8Array, o: OptionAt, claim: Claim): Toa | Reason | null {
-  const data = block.subarray(o.offset + 2, o.offset + o.len);
-  if (claim.hostid && data.length >= 2 && u16(data, 0) === HOSTID_EXID) {
-    const id = data.subarray(2);
-    if (id.length !== 4 && id.length !== 16) return 'hostid-len';
-    return toa(claim.hostid, o.offset, id, null);
+/**
+ * parseToa over buf[start, end) read in place (a capture buffer: nothing is copied); offsets
+ * in the result count from start. A mask is the cheapest form of formats.
+ */
+export function parseToaIn(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  formats?: Iterable<FormatName> | number,
+): ToaResult {
+  if (end - start > MAX_OPTIONS_LEN) return { status: 'error', reason: 'too-long', offset: MAX_OPTIONS_LEN };
+  const claims = claimsFor(toMask(formats));
+  let found: Toa | undefined;
+  for (let at = start; at < end; ) {
+    const len = optionLength(buf, at, end);
+    if (len < 0)
+      return { status: 'error', reason: len === OPT_TRUNC ? 'opt-trunc' : 'opt-len', offset: at - start };
+    const kind = buf[at] as number;
+    if (kind === KIND.EOL) break;
+    const claim = claims[kind];
+    if (claim) {
+      const r = decodeClaimed(buf, at, len, start, claim);
+      if (typeof r === 'string') return { status: 'error', reason: r, offset: at - start };
+      if (r) {
+        if (found) return { status: 'error', reason: 'toa-dup', offset: at - start };
+        found = r;
+      }
+    }
+    at += len;
   }
-  const f = claim.byLen.get(o.len);
+  return found ? { status: 'toa', toa: found } : NONE;
+}
+
+// The option of `len` bytes at `at` of buf, whose kind a format claims. null: not a TOA after
+// all (a kind 28 option of a length no accepted format has).
+function decodeClaimed(
+  buf: Uint8Array,
+  at: number,
+  len: number,
+  start: number,
+  claim: Claim,
+): Toa | Reason | null {
+  const data = at + 2; // the payload after kind and length
+  const offset = at - start;
+  if (claim.hostid && len >= 4 && u16(buf, data) === HOSTID_EXID) {
+    const idLen = len - 4;
+    if (idLen !== 4 && idLen !== 16) return 'hostid-len';
+    return toa(claim.hostid, offset, buf, data + 2, idLen, null);
+  }
+  const f = claim.byLen[len];
   // Kind 28 is also IANA's User Timeout (len 4), which must pass through untouched.
-  if (!f) return o.kind === KIND.USER_TIMEOUT ? null : 'toa-len';
+  if (!f) return buf[at] === KIND.USER_TIMEOUT ? null : 'toa-len';
   switch (f.layout) {
     case 'port-addr':
-      return toa(f, o.offset, data.subarray(2), u16(data, 0));
+      return toa(f, offset, buf, data + 2, len - 4, u16(buf, data));
     case 'version-addr':
-      if (data[0] !== KIND28_VERSION) return 'toa-version';
-      return toa(f, o.offset, data.subarray(1), null);
+      if (buf[data] !== KIND28_VERSION) return 'toa-version';
+      return toa(f, offset, buf, data + 1, len - 3, null);
     case 'port-addr-vip': {
-      const t = toa(f, o.offset, data.subarray(2, 6), u16(data, 0));
-      t.vip = { address: addressToText(data.subarray(10, 14)), port: u16(data, 8) };
+      const t = toa(f, offset, buf, data + 2, 4, u16(buf, data));
+      t.vip = { address: addressTextAt(buf, data + 10, 4), port: u16(buf, data + 8) };
       return t;
     }
     case 'hostid':
@@ -123,12 +151,19 @@ function decodeClaimed(block: Uint8Array, o: OptionAt, claim: Claim): Toa | Reas
   }
 }
 
-function toa(f: Format, offset: number, addr: Uint8Array, port: number | null): Toa {
+function toa(
+  f: Format,
+  offset: number,
+  buf: Uint8Array,
+  addr: number,
+  addrLen: number,
+  port: number | null,
+): Toa {
   return {
     format: f.name,
     kind: f.kind,
-    family: addr.length === 4 ? 4 : 6,
-    address: addressToText(addr),
+    family: addrLen === 4 ? 4 : 6,
+    address: addressTextAt(buf, addr, addrLen),
     port,
     offset,
   };

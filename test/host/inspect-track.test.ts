@@ -10,9 +10,10 @@ import {
   type FormatName,
   formatsToMask,
   KIND,
-  parseSegment,
+  newSegmentView,
   parseToa,
   type ToaInput,
+  viewSegment,
 } from '../../src/wire/index.js';
 import { ether, handshake, inspect, type Json, pcap, pcapng, sll, sll2 } from './inspect-helpers.js';
 
@@ -357,19 +358,20 @@ test('bounded memory: idle connections expire, and the table never exceeds its c
   const reports: number[] = [];
   const opts = { formats: formatsToMask(['254/8']), trust: null, expect: new Set<number>(), ports: null };
   const t = createTracker({ ...opts, idleTimeout: 10, maxConnections: 100 }, (c) => reports.push(c.id));
+  const seg = newSegmentView();
   let peak = 0;
   for (let i = 0; i < 1000; i++) {
     // Each connection sends a SYN and never finishes; time moves one second per connection.
-    const seg = parseSegment(handshake({ ...V4, lbPort: 10000 + i, until: 'syn' })[0] as Uint8Array);
-    if (!seg) throw new Error('bad segment');
-    t.segment(seg, 1000 + i, i + 1);
+    const pkt = handshake({ ...V4, lbPort: 10000 + i, until: 'syn' })[0] as Uint8Array;
+    if (!viewSegment(pkt, 0, seg)) throw new Error('bad segment');
+    t.segment(pkt, seg, { ts: 1000 + i, index: i });
     peak = Math.max(peak, t.size());
   }
   assert.ok(peak <= 12, `peak ${peak}`);
   const capped = createTracker({ ...opts, maxConnections: 100 }, () => {});
   for (let i = 0; i < 1000; i++) {
-    const seg = parseSegment(handshake({ ...V4, lbPort: 10000 + i, until: 'syn' })[0] as Uint8Array);
-    if (seg) capped.segment(seg, 1000, i + 1);
+    const pkt = handshake({ ...V4, lbPort: 10000 + i, until: 'syn' })[0] as Uint8Array;
+    if (viewSegment(pkt, 0, seg)) capped.segment(pkt, seg, { ts: 1000, index: i });
   }
   assert.is(capped.size(), 100);
   t.flush();

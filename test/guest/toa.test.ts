@@ -416,32 +416,78 @@ function stormBlocks(n: number): Uint8Array[] {
   return blocks;
 }
 
-test('malformed storm: 500 handshakes with vector and random blocks; all accepted, malformed counted', async () => {
+/*
+ * Since 6.7 TCP itself walks the options of every segment for MD5/TCP-AO
+ * (tcp_do_parse_auth_options) and drops it when an option's length is < 2 or runs past the
+ * block, while at least `minlen` bytes remain (5 with CONFIG_TCP_AO, else 18 with
+ * CONFIG_TCP_MD5SIG). Such handshakes never reach toa.ko: the storm expects them dropped.
+ */
+function authWalkMinLen(): number | null {
+  const kver = process.env.TOA_KVER ?? '';
+  const [major = 0, minor = 0] = kver.split('.').map(Number);
+  if (major * 1000 + minor < 6007) return null;
+  const config = readFileSync(
+    join(process.env.TOA_MODROOT ?? '/', 'usr/src', `linux-headers-${kver}`, '.config'),
+    'utf8',
+  );
+  if (/^CONFIG_TCP_AO=y$/m.test(config)) return 5;
+  if (/^CONFIG_TCP_MD5SIG=y$/m.test(config)) return 18;
+  return null;
+}
+
+function kernelDrops(b: Uint8Array, minlen: number | null): boolean {
+  if (minlen === null) return false;
+  let at = 0;
+  let left = b.length;
+  while (left >= minlen) {
+    const kind = b[at++] ?? 0;
+    if (kind === 0) return false;
+    if (kind === 1) {
+      left--;
+      continue;
+    }
+    const size = b[at++] ?? 0;
+    if (size < 2 || size > left) return true;
+    at += size - 2;
+    left -= size;
+  }
+  return false;
+}
+
+test('malformed storm: 500 handshakes with vector and random blocks; all TCP lets through accepted, malformed counted', async () => {
   const blocks = stormBlocks(500);
-  const expectMalformed = blocks.filter((b) => parseToa(b).status === 'error').length;
-  assert.ok(expectMalformed > 50, `only ${expectMalformed} malformed blocks in the storm`);
+  const minlen = authWalkMinLen();
+  const reaching = blocks.filter((b) => !kernelDrops(b, minlen));
+  const expectMalformed = reaching.filter((b) => parseToa(b).status === 'error').length;
+  assert.ok(expectMalformed > 20, `only ${expectMalformed} malformed blocks in the storm`);
   const before = stats();
   const seenBefore = server.events.filter((e) => e.ev === 'connection' && e.localPort === PORT4).length;
+  // Kept open until the server has accepted them all: a RST racing accept() loses the
+  // connection on 6.12+ (the test would count the race, not the module).
+  const conns: Connection[] = [];
   let i = 0;
   const worker = async () => {
     while (i < blocks.length) {
       const options = blocks[i++] as Uint8Array;
-      const c = await connect({
-        tun,
-        src: { address: LB4, port: nextPort++ },
-        dst: { address: SERVER4, port: PORT4 },
-        ackOptions: options,
-      });
-      c.abort();
+      conns.push(
+        await connect({
+          tun,
+          src: { address: LB4, port: nextPort++ },
+          dst: { address: SERVER4, port: PORT4 },
+          ackOptions: options,
+        }),
+      );
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   const count = () => server.events.filter((e) => e.ev === 'connection' && e.localPort === PORT4).length;
-  for (let t = 0; t < 100 && count() - seenBefore < blocks.length; t++)
+  for (let t = 0; t < 200 && count() - seenBefore < reaching.length; t++) {
     await new Promise((r) => setTimeout(r, 100));
-  assert.is(count() - seenBefore, blocks.length, 'every connection accepted');
+  }
+  for (const c of conns) c.abort();
+  assert.is(count() - seenBefore, reaching.length, 'every connection that TCP lets through accepted');
   const after = stats();
-  assert.is(after('segments_parsed') - before('segments_parsed'), blocks.length);
+  assert.is(after('segments_parsed') - before('segments_parsed'), reaching.length);
   assert.is(after('malformed') - before('malformed'), expectMalformed);
   assert.is(after('probe_missed'), 0);
   assert.is(after('alloc_failed'), 0);

@@ -19,6 +19,7 @@ build: deps
 
 lint: deps
 	npx biome check .
+	test/vm/checkpatch.sh
 
 typecheck: deps
 	npm run typecheck

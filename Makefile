@@ -36,6 +36,9 @@ fuzz: deps
 lab: build
 	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
 
+bench: build
+	for k in $(KERNELS); do test/vm/boot.sh $$k node --import tsx test/bench/getpeername.ts || exit 1; done
+
 demo:
 	@echo "make demo: the QEMU demo of a Node server seeing the real client is coming with the kernel module (issue 3)."
 

@@ -4,17 +4,92 @@
 
 #include <linux/init.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/rcupdate.h>
+
+#include "toa_hooks.h"
+#include "toa_main.h"
+#include "toa_parse.h"
+#include "toa_state.h"
+#include "toa_stats.h"
+#include "toa_trust.h"
 
 #define TOA_VERSION "0.1.0"
 
+static u32 toa_format_mask = TOA_FORMATS_DEFAULT;
+
+u32 toa_formats(void)
+{
+	return READ_ONCE(toa_format_mask);
+}
+
+static int toa_formats_set(const char *val, const struct kernel_param *kp)
+{
+	u32 mask;
+
+	if (toa_parse_formats(val, &mask)) {
+		pr_err("formats: '%s' names an unknown format (known: 254/8, 254/20, 253/20, 200/8, 252/8, 253/8, 28/7, 28/19, 254/16, 253/hostid, 254/hostid)\n",
+		       val);
+		return -EINVAL;
+	}
+	WRITE_ONCE(toa_format_mask, mask);
+	return 0;
+}
+
+static int toa_formats_get(char *buf, const struct kernel_param *kp)
+{
+	u32 mask = toa_formats();
+	int i, len = 0;
+
+	for (i = 0; i < TOA_FMT_COUNT; i++)
+		if (mask & TOA_FMT_BIT(i))
+			len += scnprintf(buf + len, PAGE_SIZE - len, "%s%s",
+					 len ? "," : "", toa_format_name(i));
+	len += scnprintf(buf + len, PAGE_SIZE - len, "\n");
+	return len;
+}
+
+static const struct kernel_param_ops toa_formats_ops = {
+	.set = toa_formats_set,
+	.get = toa_formats_get,
+};
+
+module_param_cb(formats, &toa_formats_ops, NULL, 0644);
+MODULE_PARM_DESC(formats, "accepted TOA formats, e.g. \"254/8,254/20\"");
+
 static int __init toa_init(void)
 {
+	int err;
+
+	err = toa_stats_init();
+	if (err)
+		return err;
+	err = toa_state_init();
+	if (err)
+		goto err_stats;
+	err = toa_hooks_register();
+	if (err)
+		goto err_state;
+	if (toa_trust_empty())
+		pr_info("no trust list: TOA accepted from any source\n");
 	pr_info("version %s loaded\n", TOA_VERSION);
 	return 0;
+
+err_state:
+	toa_state_exit();
+	rcu_barrier();
+err_stats:
+	toa_stats_exit();
+	return err;
 }
 
 static void __exit toa_exit(void)
 {
+	toa_hooks_unregister();
+	toa_state_exit();
+	/* the kfree_rcu()s above complete before the module text goes */
+	rcu_barrier();
+	toa_stats_exit();
 	pr_info("version %s unloaded\n", TOA_VERSION);
 }
 

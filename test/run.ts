@@ -15,6 +15,11 @@ interface Outcome {
   failed: number;
 }
 
+// Multi-threaded TCG sometimes runs stale code after the guest kernel patches its own text
+// (kprobe arm/disarm): a baseline module with empty probes on the same symbols locks up or
+// oopses the same way (issue 3). The suites run single-threaded unless LAB_ACCEL says otherwise.
+const LAB_ACCEL = process.env.LAB_ACCEL ?? 'tcg,thread=single';
+
 const GUEST_TESTS = ['node', '--import', 'tsx', 'node_modules/uvu/bin.js', 'test/guest', '\\.test\\.ts$'];
 
 const { values } = parseArgs({
@@ -72,7 +77,7 @@ function run(suite: Suite): Promise<Outcome> {
     console.log(`\n== ${suite.name}: ${suite.cmd.join(' ')}`);
     const [file, ...args] = suite.cmd as [string, ...string[]];
     const child = spawn(file, args, {
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', LAB_ACCEL },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

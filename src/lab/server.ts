@@ -24,7 +24,8 @@ for (const l of listen) {
     s.on('error', (e) => out({ ev: 'error', id, message: e.message }));
     s.on('close', () => { socks.delete(id); out({ ev: 'close', id }); });
   });
-  server.listen({ host: l.host, port: l.port, ipv6Only: l.host.includes(':') }, () => {
+  const ipv6Only = l.ipv6Only ?? l.host.includes(':');
+  server.listen({ host: l.host, port: l.port, ipv6Only }, () => {
     if (++up === listen.length) out({ ev: 'listening' });
   });
   server.on('error', (e) => { out({ ev: 'fatal', message: e.message }); process.exit(1); });
@@ -53,8 +54,11 @@ export interface ServerEvent {
 
 export interface ServerOptions {
   netns: string;
-  /** Addresses to listen on; an IPv6 host listens IPv6-only so IPv4 clients are not v4-mapped. */
-  listen: { host: string; port: number }[];
+  /**
+   * Addresses to listen on. An IPv6 host listens IPv6-only unless `ipv6Only: false` (a dual-stack
+   * `::` listener, Node's default, where IPv4 clients appear as ::ffff:a.b.c.d).
+   */
+  listen: { host: string; port: number; ipv6Only?: boolean }[];
   /** Write every received chunk back. */
   echo?: boolean;
   /** How long to wait for the listening sockets; default 20000 ms (node starts slowly under QEMU TCG). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boot one lab kernel in QEMU (TCG, no NIC) with the host's root as a read-only 9p share, run
 # CMD from the repo root inside it, print its output and exit with its status.
-# Usage: test/vm/boot.sh SERIES CMD...     env: LAB_TIMEOUT (seconds, default 600)
+# Usage: test/vm/boot.sh SERIES CMD...     env: LAB_TIMEOUT (seconds, default 600),
+#   LAB_ACCEL (default tcg; tcg,thread=single for single-threaded TCG)
 # Exit: CMD's status; 124 when the guest timed out; 125 when it stopped without a status
 # (panic, oops, failed mount: the last console lines say which).
 set -euo pipefail
@@ -42,7 +43,7 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 } >"$share/cmd.sh"
 
 boot() {
-  timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G \
+  timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel "${LAB_ACCEL:-tcg}" -cpu max -smp 2 -m 2G \
     -nographic -no-reboot -nic none \
     -kernel "$root/vmlinuz" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 oops=panic quiet" \

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Per-CPU counters of what the module saw, shown in /proc/net/toa_stats. */
+#ifndef TOA_STATS_H
+#define TOA_STATS_H
+
+#include <linux/percpu.h>
+#include "toa_parse.h"
+
+enum toa_stat {
+	TOA_S_SEGMENTS,		/* handshake-completing segments parsed */
+	TOA_S_V4,		/* IPv4 client */
+	TOA_S_V6,		/* IPv6 client on an IPv6 connection */
+	TOA_S_NAT64,		/* IPv6 client on an IPv4 connection */
+	TOA_S_FORMAT,		/* + enum toa_format */
+	TOA_S_UNTRUSTED = TOA_S_FORMAT + TOA_FMT_COUNT,
+	TOA_S_MALFORMED,	/* + TOA_E_* (index 0 unused: the total) */
+	TOA_S_GETNAME = TOA_S_MALFORMED + TOA_E_COUNT,
+	TOA_S_ALLOC_FAILED,
+	TOA_S_COUNT
+};
+
+struct toa_counters {
+	u64 c[TOA_S_COUNT];
+};
+
+extern struct toa_counters __percpu *toa_counters;
+
+static inline void toa_stats_inc(unsigned int stat)
+{
+	this_cpu_inc(toa_counters->c[stat]);
+}
+
+int toa_stats_init(void);
+void toa_stats_exit(void);
+
+#endif /* TOA_STATS_H */

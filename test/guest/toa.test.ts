@@ -84,6 +84,12 @@ const block = (input: ToaInput) => encodeOptions([encodeToa(input)]);
 const ALL = 0x7ff;
 let nextToaPort = 50000;
 const toaPort = () => nextToaPort++;
+// via() finds the server's event by port among past ones too: LB ports (40000-49999), TOA ports
+// (50000+) and the bulk tests' ports (1024-39999) must never meet.
+const viaPort = () => {
+  if (nextPort > 49999) throw new Error('LB source ports 40000-49999 used up: they would meet the TOA ports');
+  return nextPort++;
+};
 
 interface Via {
   /** The server port: PORT4, PORT6 or DUAL. */
@@ -103,7 +109,7 @@ async function via(o: Via): Promise<{ seen: ServerEvent; c: Connection }> {
   const where = o.where ?? 'ack';
   const c = await connect({
     tun,
-    src: { address: from, port: nextPort++ },
+    src: { address: from, port: viaPort() },
     dst: { address: to, port: o.port },
     ...(o.options && where === 'ack' ? { ackOptions: o.options } : {}),
     ...(o.options && where === 'data' ? { dropAck: true, dataOptions: o.options } : {}),
@@ -263,6 +269,100 @@ test('formats: enabled at insmod (200/8, 254/16, 28/7 without a port)', async ()
   assert.is(readFileSync('/sys/module/toa/parameters/formats', 'utf8').trim(), '254/8,254/20');
 });
 
+/** One connection per case: the format's own family and listener; no port: the LB's stays. */
+const formatCases: { format: FormatName; port: number; input: ToaInput; client: string }[] = [
+  ...(['254/8', '200/8', '252/8', '253/8'] as const).map((format) => ({
+    format,
+    port: PORT4,
+    input: { format, address: CLIENT4, port: 0 },
+    client: CLIENT4,
+  })),
+  ...(['254/20', '253/20'] as const).map((format) => ({
+    format,
+    port: PORT6,
+    input: { format, address: CLIENT6, port: 0 },
+    client: CLIENT6,
+  })),
+  { format: '28/7', port: PORT4, input: { format: '28/7', address: CLIENT4 }, client: CLIENT4 },
+  { format: '28/19', port: PORT6, input: { format: '28/19', address: CLIENT6 }, client: CLIENT6 },
+  {
+    format: '254/16',
+    port: PORT4,
+    input: { format: '254/16', address: CLIENT4, port: 0, vip: { address: SERVER4, port: PORT4 } },
+    client: CLIENT4,
+  },
+  ...(['253/hostid', '254/hostid'] as const).flatMap((format) => [
+    { format, port: PORT4, input: { format, address: CLIENT4 }, client: CLIENT4 },
+    { format, port: PORT6, input: { format, address: CLIENT6 }, client: CLIENT6 },
+  ]),
+];
+
+test('formats at runtime: each of the 11 formats enabled rewrites, disabled leaves the LB address', async () => {
+  const started = Date.now();
+  const formats = [...new Set(formatCases.map((c) => c.format))];
+  assert.is(formats.length, 11);
+  try {
+    for (const format of formats) {
+      // fresh TOA ports for each connection: via() finds the server's event by port
+      const fresh = () =>
+        formatCases
+          .filter((c) => c.format === format)
+          .map((c) => {
+            const input = c.input.port === 0 ? { ...c.input, port: toaPort() } : c.input;
+            return { ...c, p: input.port ?? null, options: block(input) };
+          });
+      let cases = fresh();
+      // enabled: added to the default set
+      const on: FormatName[] = [...new Set<FormatName>(['254/8', '254/20', format])];
+      setParam('formats', `${on.join(',')}\n`);
+      for (const c of cases) {
+        const parsed = parseToa(c.options, on);
+        assert.ok(
+          parsed.status === 'toa' && parsed.toa.format === format,
+          `${format}: the TS decoder agrees`,
+        );
+      }
+      const enabled = await Promise.all(cases.map((c) => via({ port: c.port, options: c.options })));
+      enabled.forEach(({ seen, c: conn }, i) => {
+        const c = cases[i] as (typeof cases)[number];
+        const what = `${format} enabled (${c.port === PORT4 ? 'IPv4' : 'IPv6'})`;
+        assert.is(seen.remoteAddress, c.client, what);
+        assert.is(seen.remotePort, c.p ?? conn.src.port, `${what}: port`);
+        assert.is(seen.localAddress, c.port === PORT4 ? SERVER4 : SERVER6, `${what}: local`);
+        conn.abort();
+      });
+      // disabled: a set without it under which the block carries no TOA
+      cases = fresh();
+      const off = [['254/8', '254/20'].filter((f) => f !== format), ['254/20'], ['254/8'], ['200/8']].find(
+        (set) => set.length && cases.every((c) => parseToa(c.options, set as FormatName[]).status !== 'toa'),
+      );
+      assert.ok(off, `${format}: no set disables it`);
+      setParam('formats', `${off.join(',')}\n`);
+      const before = stats();
+      const malformed = cases.filter(
+        (c) => parseToa(c.options, off as FormatName[]).status === 'error',
+      ).length;
+      const disabled = await Promise.all(cases.map((c) => via({ port: c.port, options: c.options })));
+      disabled.forEach(({ seen, c: conn }, i) => {
+        const c = cases[i] as (typeof cases)[number];
+        const what = `${format} disabled (formats=${off.join(',')})`;
+        assert.is(seen.remoteAddress, c.port === PORT4 ? LB4 : LB6, what);
+        assert.is(seen.remotePort, conn.src.port, `${what}: port`);
+        conn.abort();
+      });
+      assert.is(
+        stats()('malformed') - before('malformed'),
+        malformed,
+        `${format} disabled: malformed counted`,
+      );
+    }
+  } finally {
+    setParam('formats', '254/8,254/20\n');
+  }
+  assert.is(readFileSync('/sys/module/toa/parameters/formats', 'utf8').trim(), '254/8,254/20');
+  console.log(`  formats at runtime: ${formatCases.length * 2} connections in ${Date.now() - started} ms`);
+});
+
 test('trust: an untrusted source is not rewritten and counted; a runtime change allows it', async () => {
   setParam('trust', '10.9.9.0/24,2001:db8:ffff::/48');
   try {
@@ -348,7 +448,7 @@ for (const [fam, host, expected] of [
       const p = toaPort();
       const c = await connect({
         tun,
-        src: { address: LB4, port: nextPort++ },
+        src: { address: LB4, port: viaPort() },
         dst: { address: SERVER4, port },
         ackOptions: block({ format: '254/8', address: CLIENT4, port: p }),
       });
@@ -418,7 +518,7 @@ test('concurrency: 64 TOA sockets, 4 threads x 20000 getpeername: 0 wrong, 0 pro
       conns.push(
         await connect({
           tun,
-          src: { address: LB4, port: nextPort++ },
+          src: { address: LB4, port: viaPort() },
           dst: { address: SERVER4, port },
           ackOptions: block({ format: '254/8', address: client, port: p }),
         }),
@@ -515,43 +615,154 @@ function kernelDrops(b: Uint8Array, minlen: number | null): boolean {
   return false;
 }
 
-test('malformed storm: 500 handshakes with vector and random blocks; all TCP lets through accepted, malformed counted', async () => {
-  const blocks = stormBlocks(500);
+// Sized so both fit ~90 s per kernel under single-threaded TCG (10,000 / 20,000 took ~170 s on 6.1).
+const STORM = 5000;
+const CHURN = 10000;
+const STORM_BATCH = 500;
+
+// LB source ports of the bulk tests: below the ones via() uses, distinct for 38,976 connections.
+let bulkPort = 1024;
+const lbPort = () => {
+  if (bulkPort > 39999) bulkPort = 1024;
+  return bulkPort++;
+};
+
+/** Follows the server's connection events on one port from now on: who connected, how often. */
+function watchConnections(localPort: number) {
+  let cursor = server.events.length;
+  let total = 0;
+  const seen = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  const scan = () => {
+    const events = server.events;
+    for (; cursor < events.length; cursor++) {
+      const e = events[cursor];
+      if (e?.ev !== 'connection' || e.localPort !== localPort) continue;
+      total++;
+      const key = `${e.remoteAddress} ${e.remotePort}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      waiters.get(key)?.();
+      waiters.delete(key);
+    }
+  };
+  const timer = setInterval(scan, 5);
+  return {
+    seen,
+    total: () => {
+      scan();
+      return total;
+    },
+    /** Resolves true once `address port` connected, false after timeoutMs. */
+    wait: (key: string, timeoutMs = 10000) =>
+      new Promise<boolean>((resolve) => {
+        scan();
+        if (seen.has(key)) return resolve(true);
+        const t = setTimeout(() => {
+          waiters.delete(key);
+          resolve(false);
+        }, timeoutMs);
+        waiters.set(key, () => {
+          clearTimeout(t);
+          resolve(true);
+        });
+      }),
+    stop: () => clearInterval(timer),
+  };
+}
+
+test(`malformed storm: ${STORM} handshakes with vector and random blocks; all TCP lets through accepted, malformed counted`, async () => {
+  const started = Date.now();
+  const blocks = stormBlocks(STORM);
   const minlen = authWalkMinLen();
   const reaching = blocks.filter((b) => !kernelDrops(b, minlen));
   const expectMalformed = reaching.filter((b) => parseToa(b).status === 'error').length;
-  assert.ok(expectMalformed > 20, `only ${expectMalformed} malformed blocks in the storm`);
+  assert.ok(expectMalformed > STORM / 25, `only ${expectMalformed} malformed blocks in the storm`);
   const before = stats();
-  const seenBefore = server.events.filter((e) => e.ev === 'connection' && e.localPort === PORT4).length;
-  // Kept open until the server has accepted them all: a RST racing accept() loses the
-  // connection on 6.12+ (the test would count the race, not the module).
-  const conns: Connection[] = [];
-  let i = 0;
-  const worker = async () => {
-    while (i < blocks.length) {
-      const options = blocks[i++] as Uint8Array;
-      conns.push(
-        await connect({
-          tun,
-          src: { address: LB4, port: nextPort++ },
-          dst: { address: SERVER4, port: PORT4 },
-          ackOptions: options,
-        }),
-      );
+  const watch = watchConnections(PORT4);
+  try {
+    for (let at = 0; at < blocks.length; at += STORM_BATCH) {
+      const batch = blocks.slice(at, at + STORM_BATCH);
+      const want = watch.total() + batch.filter((b) => !kernelDrops(b, minlen)).length;
+      // Kept open until the server has accepted them all: a RST racing accept() loses the
+      // connection on 6.12+ (the test would count the race, not the module).
+      const conns: Connection[] = [];
+      let i = 0;
+      const worker = async () => {
+        while (i < batch.length) {
+          const options = batch[i++] as Uint8Array;
+          conns.push(
+            await connect({
+              tun,
+              src: { address: LB4, port: lbPort() },
+              dst: { address: SERVER4, port: PORT4 },
+              ackOptions: options,
+            }),
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      for (let t = 0; t < 200 && watch.total() < want; t++) await new Promise((r) => setTimeout(r, 20));
+      for (const c of conns) c.abort();
+      assert.is(watch.total(), want, `every connection that TCP lets through accepted (batch at ${at})`);
     }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  const count = () => server.events.filter((e) => e.ev === 'connection' && e.localPort === PORT4).length;
-  for (let t = 0; t < 200 && count() - seenBefore < reaching.length; t++) {
-    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    watch.stop();
   }
-  for (const c of conns) c.abort();
-  assert.is(count() - seenBefore, reaching.length, 'every connection that TCP lets through accepted');
   const after = stats();
   assert.is(after('segments_parsed') - before('segments_parsed'), reaching.length);
   assert.is(after('malformed') - before('malformed'), expectMalformed);
   assert.is(after('probe_missed'), 0);
   assert.is(after('alloc_failed'), 0);
+  console.log(
+    `  storm: ${blocks.length} handshakes (${reaching.length} past TCP, ${expectMalformed} malformed) in ${Date.now() - started} ms`,
+  );
+});
+
+test(`churn: ${CHURN} connections with distinct TOA clients (IPv4 and IPv6), each checked: 0 misattributed`, async () => {
+  const started = Date.now();
+  const before = stats();
+  const w4 = watchConnections(PORT4);
+  const w6 = watchConnections(PORT6);
+  const expected = new Set<string>();
+  const missing: string[] = [];
+  let i = 0;
+  const worker = async () => {
+    while (i < CHURN) {
+      const n = i++;
+      const v6 = n % 2 === 1;
+      const port = 1024 + (n % 60000);
+      const client = v6
+        ? `2001:db8:9:1::${(n + 1).toString(16)}`
+        : `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`;
+      const key = `${client} ${port}`;
+      expected.add(key);
+      const c = await connect({
+        tun,
+        src: { address: v6 ? LB6 : LB4, port: lbPort() },
+        dst: { address: v6 ? SERVER6 : SERVER4, port: v6 ? PORT6 : PORT4 },
+        ackOptions: block({ format: v6 ? '254/20' : '254/8', address: client, port }),
+      });
+      // closed only once accepted: a RST racing accept() loses the connection on 6.12+
+      if (!(await (v6 ? w6 : w4).wait(key))) missing.push(key);
+      c.abort();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 16 }, worker));
+  } finally {
+    w4.stop();
+    w6.stop();
+  }
+  const misattributed = [...w4.seen, ...w6.seen].filter(([key, n]) => !expected.has(key) || n !== 1);
+  assert.equal(misattributed.slice(0, 10), [], 'connections seen as a client that was not theirs (or twice)');
+  assert.equal(missing.slice(0, 10), [], 'connections the server never saw as their client');
+  assert.is(w4.total() + w6.total(), CHURN);
+  const after = stats();
+  assert.is(after('toa_254/8') - before('toa_254/8'), CHURN / 2);
+  assert.is(after('toa_254/20') - before('toa_254/20'), CHURN / 2);
+  assert.is(after('probe_missed'), 0);
+  assert.is(after('alloc_failed'), 0);
+  console.log(`  churn: ${CHURN} connections in ${Date.now() - started} ms`);
 });
 
 test('rmmod unloads with connections still open; the kernel logged no BUG, WARNING or Oops', () => {

@@ -46,8 +46,18 @@ if (!why) {
   test.before(async () => {
     tun = openTun();
     ns = await createNetns();
-    await moveLink(tun.name, ns, { addresses: ['198.51.100.1/24'], routes: ['203.0.113.0/24'] });
-    server = await startServer({ netns: ns, listen: [{ host: '0.0.0.0', port: PORT }], echo: true });
+    await moveLink(tun.name, ns, {
+      addresses: ['198.51.100.1/24', '2001:db8:1::1/64'],
+      routes: ['203.0.113.0/24', '2001:db8:2::/64'],
+    });
+    server = await startServer({
+      netns: ns,
+      listen: [
+        { host: '0.0.0.0', port: PORT },
+        { host: '::', port: PORT },
+      ],
+      echo: true,
+    });
   });
 
   test.after(async () => {
@@ -146,6 +156,79 @@ live('live capture on the TUN: one connection with TOA, one without; --expect-to
     ],
   );
   assert.equal(conns[1].anomalies[0].kind, 'no-toa');
+  assert.is(code, 1, run.stderr);
+});
+
+live('live capture on the TUN, IPv6: TOA (254/20) in the first data, and one without TOA', async () => {
+  const run = inspector([
+    '-i',
+    tun.name,
+    '--json',
+    '--expect-toa',
+    String(PORT),
+    '--filter',
+    `tcp port ${PORT}`,
+  ]);
+  await until(
+    () => run.stderr.includes('capturing on'),
+    () => run.stderr,
+  );
+  const toa = encodeOptions([encodeToa({ format: '254/20', address: '2001:db8:2::7', port: 4343 })]);
+  const withToa = await connect({
+    tun,
+    src: { address: '2001:db8:1::2', port: 40011 },
+    dst: { address: '2001:db8:1::1', port: PORT },
+    dropAck: true,
+    dataOptions: toa,
+  });
+  await withToa.send('hello');
+  await withToa.close();
+  const without = await connect({
+    tun,
+    src: { address: '2001:db8:1::2', port: 40012 },
+    dst: { address: '2001:db8:1::1', port: PORT },
+  });
+  await without.send('hello');
+  await without.close();
+  await until(
+    () => run.stdout.trim().split('\n').filter(Boolean).length >= 2,
+    () => `stdout: ${run.stdout} stderr: ${run.stderr}`,
+  );
+  run.child.kill('SIGINT');
+  const code = await run.exit;
+  const conns = run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(
+    conns.map((c) => [
+      c.family,
+      c.lb,
+      c.lbPort,
+      c.backend,
+      c.outcome,
+      c.toa?.format ?? null,
+      c.toa?.address ?? null,
+      c.toa?.port ?? null,
+      c.toaIn,
+      c.anomalies.map((a: { kind: string }) => a.kind),
+    ]),
+    [
+      [
+        6,
+        '2001:db8:1::2',
+        40011,
+        '2001:db8:1::1',
+        'established',
+        '254/20',
+        '2001:db8:2::7',
+        4343,
+        ['data'],
+        [],
+      ],
+      [6, '2001:db8:1::2', 40012, '2001:db8:1::1', 'established', null, null, null, [], ['no-toa']],
+    ],
+  );
   assert.is(code, 1, run.stderr);
 });
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  type ConnectOptions,
   connect,
   createNetns,
   deleteNetns,
@@ -107,7 +108,16 @@ async function until(what: () => boolean, label: () => string, ms = 15000): Prom
   }
 }
 
-live('live capture on the TUN: one connection with TOA, one without; --expect-toa exits 1', async () => {
+/**
+ * Capture live on the TUN (--json, --expect-toa) while the peer opens one connection with the
+ * given TOA options and one without, from `peer` ports `ports`; returns the JSON lines and exit code.
+ */
+async function captureTwo(
+  peer: string,
+  server: string,
+  ports: [number, number],
+  toaOptions: Partial<ConnectOptions>,
+): Promise<{ conns: ReturnType<typeof JSON.parse>[]; code: number | null; stderr: string }> {
   const run = inspector([
     '-i',
     tun.name,
@@ -121,23 +131,19 @@ live('live capture on the TUN: one connection with TOA, one without; --expect-to
     () => run.stderr.includes('capturing on'),
     () => run.stderr,
   );
-  const toa = encodeOptions([encodeToa({ format: '254/8', address: '203.0.113.7', port: 4242 })]);
-  const withToa = await connect({
-    tun,
-    src: { address: '198.51.100.2', port: 40001 },
-    dst: { address: '198.51.100.1', port: PORT },
-    ackOptions: toa,
-    dataOptions: toa,
-  });
-  await withToa.send('hello');
-  await withToa.close();
-  const without = await connect({
-    tun,
-    src: { address: '198.51.100.2', port: 40002 },
-    dst: { address: '198.51.100.1', port: PORT },
-  });
-  await without.send('hello');
-  await without.close();
+  for (const [port, extra] of [
+    [ports[0], toaOptions],
+    [ports[1], {}],
+  ] as const) {
+    const c = await connect({
+      tun,
+      src: { address: peer, port },
+      dst: { address: server, port: PORT },
+      ...extra,
+    });
+    await c.send('hello');
+    await c.close();
+  }
   await until(
     () => run.stdout.trim().split('\n').filter(Boolean).length >= 2,
     () => `stdout: ${run.stdout} stderr: ${run.stderr}`,
@@ -148,6 +154,15 @@ live('live capture on the TUN: one connection with TOA, one without; --expect-to
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
+  return { conns, code, stderr: run.stderr };
+}
+
+live('live capture on the TUN: one connection with TOA, one without; --expect-toa exits 1', async () => {
+  const toa = encodeOptions([encodeToa({ format: '254/8', address: '203.0.113.7', port: 4242 })]);
+  const { conns, code, stderr } = await captureTwo('198.51.100.2', '198.51.100.1', [40001, 40002], {
+    ackOptions: toa,
+    dataOptions: toa,
+  });
   assert.equal(
     conns.map((c) => [c.lbPort, c.outcome, c.toa?.address ?? null, c.toa?.port ?? null, c.toaIn]),
     [
@@ -156,50 +171,15 @@ live('live capture on the TUN: one connection with TOA, one without; --expect-to
     ],
   );
   assert.equal(conns[1].anomalies[0].kind, 'no-toa');
-  assert.is(code, 1, run.stderr);
+  assert.is(code, 1, stderr);
 });
 
 live('live capture on the TUN, IPv6: TOA (254/20) in the first data, and one without TOA', async () => {
-  const run = inspector([
-    '-i',
-    tun.name,
-    '--json',
-    '--expect-toa',
-    String(PORT),
-    '--filter',
-    `tcp port ${PORT}`,
-  ]);
-  await until(
-    () => run.stderr.includes('capturing on'),
-    () => run.stderr,
-  );
   const toa = encodeOptions([encodeToa({ format: '254/20', address: '2001:db8:2::7', port: 4343 })]);
-  const withToa = await connect({
-    tun,
-    src: { address: '2001:db8:1::2', port: 40011 },
-    dst: { address: '2001:db8:1::1', port: PORT },
+  const { conns, code, stderr } = await captureTwo('2001:db8:1::2', '2001:db8:1::1', [40011, 40012], {
     dropAck: true,
     dataOptions: toa,
   });
-  await withToa.send('hello');
-  await withToa.close();
-  const without = await connect({
-    tun,
-    src: { address: '2001:db8:1::2', port: 40012 },
-    dst: { address: '2001:db8:1::1', port: PORT },
-  });
-  await without.send('hello');
-  await without.close();
-  await until(
-    () => run.stdout.trim().split('\n').filter(Boolean).length >= 2,
-    () => `stdout: ${run.stdout} stderr: ${run.stderr}`,
-  );
-  run.child.kill('SIGINT');
-  const code = await run.exit;
-  const conns = run.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
   assert.equal(
     conns.map((c) => [
       c.family,
@@ -229,7 +209,7 @@ live('live capture on the TUN, IPv6: TOA (254/20) in the first data, and one wit
       [6, '2001:db8:1::2', 40012, '2001:db8:1::1', 'established', null, null, null, [], ['no-toa']],
     ],
   );
-  assert.is(code, 1, run.stderr);
+  assert.is(code, 1, stderr);
 });
 
 live('live: a missing interface and a BPF syntax error are one line and exit 2', async () => {

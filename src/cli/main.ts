@@ -1,6 +1,7 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
 import { addInspectCommand } from './inspect.js';
+import { addLabCommand } from './lab.js';
 
 const program = new Command('toa')
   .description('TOA tools: keep the real client address behind FullNAT load balancers')
@@ -13,5 +14,6 @@ const program = new Command('toa')
   });
 
 addInspectCommand(program);
+addLabCommand(program);
 
 await program.parseAsync();

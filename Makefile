@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 FUZZ_SECONDS ?= 60
 KERNELS ?= 5.10 6.1 6.12 7
+DEMO_KERNEL ?= 7
 CACHE ?= $(CURDIR)/.cache
 BUILD := $(CURDIR)/build
 export CACHE BUILD
@@ -40,8 +41,9 @@ bench: build
 	for k in $(KERNELS); do test/vm/boot.sh $$k node --import tsx test/bench/getpeername.ts || exit 1; done
 	npx tsx test/bench/inspect.ts
 
-demo:
-	@echo "make demo: the QEMU demo of a Node server seeing the real client is coming with the kernel module (issue 3)."
+# Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
+demo: build
+	LAB_ACCEL=$${LAB_ACCEL:-tcg,thread=single} test/vm/boot.sh $(DEMO_KERNEL) node --import tsx src/lab/demo.ts
 
 clean:
 	rm -rf $(BUILD) dist

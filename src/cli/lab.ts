@@ -2,9 +2,10 @@
 // /dev/net/tun) is one line on stderr and exit 2, before any device is made.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createLb, type Endpoint } from '../lab/lb.js';
+import { createLb } from '../lab/lb.js';
 import type { NatEntry } from '../lab/lb-nat.js';
 import { checkNetns, type LbRunOptions, startLb } from '../lab/lb-run.js';
+import type { Endpoint } from '../lab/peer.js';
 import { addressToText, type FormatName, isFormatName, textToAddress } from '../wire/index.js';
 
 interface Flags {

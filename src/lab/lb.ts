@@ -31,13 +31,9 @@ import {
   type Timeouts,
 } from './lb-nat.js';
 import { bareAck, checksumsOk, optionsFit, padOption, type Rewrite, rewrite } from './lb-rewrite.js';
+import type { Endpoint } from './peer.js';
 
 const ACK = 0x10;
-
-export interface Endpoint {
-  address: string;
-  port: number;
-}
 
 export interface LbConfig {
   /** Addresses and ports clients connect to. */

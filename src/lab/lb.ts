@@ -249,23 +249,22 @@ export function createLb(config: LbConfig): Lb {
         dst: e.backendAddr,
         dstPort: e.backendPort,
       };
-      const out: Out[] = [];
+      const forward = (packet: Uint8Array): Out => ({ to: 'backend', backend: e.backend, packet });
       if (carriesToa(e)) {
         e.toaSent++;
         if (optionsFit(v, e.toa.length)) {
           stats.toaInserted++;
-          return [{ to: 'backend', backend: e.backend, packet: rewrite(pkt, v, { ...to, insert: e.toa }) }];
+          return [forward(rewrite(pkt, v, { ...to, insert: e.toa }))];
         }
+        // No room: the TOA goes alone in a bare ACK just before the segment, which follows as is.
         stats.toaBareAck++;
-        const ack = bareAck(pkt, v);
         const original = rewrite(pkt, v, to);
+        const ack = bareAck(pkt, v);
         const av = newSegmentView();
         viewSegment(ack, 0, av);
-        out.push({ to: 'backend', backend: e.backend, packet: rewrite(ack, av, { ...to, insert: e.toa }) });
-        out.push({ to: 'backend', backend: e.backend, packet: original });
-        return out;
+        return [forward(rewrite(ack, av, { ...to, insert: e.toa })), forward(original)];
       }
-      return [{ to: 'backend', backend: e.backend, packet: rewrite(pkt, v, to) }];
+      return [forward(rewrite(pkt, v, to))];
     },
     fromBackend(pkt, now = Date.now()) {
       stats.fromBackend++;

@@ -33,6 +33,8 @@ export interface RunningLb {
   backends: LbDevice[];
   /** Packets the kernel refused from a device write (a device gone or down). */
   readonly writeErrors: number;
+  /** The largest packet written to the client device and to a backend device (compare the MTU). */
+  readonly largest: { client: number; backend: number };
   stop(): Promise<void>;
 }
 
@@ -93,7 +95,10 @@ export async function startLb(o: LbRunOptions): Promise<RunningLb> {
     }
 
     let writeErrors = 0;
+    const largest = { client: 0, backend: 0 };
     const send = (tun: Tun | undefined, packet: Uint8Array) => {
+      const side = tun === clientTun ? 'client' : 'backend';
+      largest[side] = Math.max(largest[side], packet.length);
       try {
         tun?.write(packet);
       } catch {
@@ -119,6 +124,7 @@ export async function startLb(o: LbRunOptions): Promise<RunningLb> {
       get writeErrors() {
         return writeErrors;
       },
+      largest,
       async stop() {
         clearInterval(sweep);
         await closeAll();

@@ -2,9 +2,11 @@
 // (curl in a client namespace, several source addresses) and Node HTTP servers in two backend
 // namespaces. With toa.ko loaded the servers see each client's address and port; without it, the
 // LB's local address and the port it chose.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { curl } from '../../src/lab/curl.js';
@@ -30,6 +32,7 @@ let run: RunningLb;
 let servers: Whoami[] = [];
 const opened = new Map<string, NatEntry>();
 
+const exec = promisify(execFile);
 const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 const unmapped = (a: string) => a.replace(/^::ffff:/, '');
 
@@ -165,6 +168,46 @@ test('without toa.ko: the backends see the LB local address and the port it chos
   sh('insmod', ko);
 });
 
+// Sends a POST of n bytes in one write from `from`: the first data segment is full-sized and,
+// the backend having sent nothing yet, carries the TOA. Prints its local port, then the status line.
+const FULL_CLIENT = `
+const [host, from, n] = process.argv.slice(1);
+const head = 'POST /full HTTP/1.1\\r\\nHost: lab\\r\\nConnection: close\\r\\nContent-Length: ' + n + '\\r\\n\\r\\n';
+const s = require('node:net').connect({ host, port: 80, localAddress: from }, () => {
+  console.log(String(s.localPort));
+  s.write(Buffer.concat([Buffer.from(head), Buffer.alloc(Number(n), 7)]));
+});
+let reply = '';
+s.on('data', (d) => { reply += d; });
+s.on('end', () => console.log(reply.split('\\r\\n')[0]));
+`;
+
+test('a full-sized first data segment carries the TOA and still fits the 1500-byte MTU', async () => {
+  const from = CLIENTS4[2] as string;
+  // Not execFileSync: the LB runs in this process's event loop.
+  const { stdout } = await exec('ip', [
+    'netns',
+    'exec',
+    client,
+    process.execPath,
+    '-e',
+    FULL_CLIENT,
+    VIP4,
+    from,
+    '65536',
+  ]);
+  const out = stdout.trim().split('\n');
+  assert.is(out[1], 'HTTP/1.1 200 OK');
+  const port = Number(out[0]);
+  const seen = servers.flatMap((s) => s.requests).find((s) => s.url === '/full' && s.remotePort === port);
+  assert.ok(seen, 'the backend logged the POST under the client port');
+  expectClient(seen as Seen, from, port);
+  assert.is(seen?.bytes, 65536);
+  // 20 IP + 20 TCP + 12 timestamps + 8 TOA + 1440 payload: the SYN-ACK's 1460 lowered to 1452
+  // made room; without it this segment would be 1508 bytes.
+  assert.is(run.largest.backend, 1500, 'the largest packet towards a backend is exactly the MTU');
+});
+
 test('closed connections leave the table and free their ports', async () => {
   await new Promise((res) => setTimeout(res, 1500));
   const left = run.lb.entries();
@@ -174,6 +217,57 @@ test('closed connections leave the table and free their ports', async () => {
     'every connection ended with FIN both ways and expired',
   );
   assert.is(run.lb.stats.closed, run.lb.stats.opened);
+});
+
+test('toa lab lb, the CLI: serves a client, logs the connection, removes its devices on SIGTERM', async () => {
+  const c2 = await createNetns();
+  const b3 = await createNetns();
+  const server = await startWhoami({ netns: b3, name: 'b3', port: 8080 });
+  const args = ['--vip', `${VIP4}:80`, '--backend', `198.51.100.10:8080@${b3}`, '--local', LOCAL4];
+  args.push('--client-netns', c2, '--client-addr', '203.0.113.30/24', '--client-dev', 'toaclitest', '--log');
+  const lb = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'lab', 'lb', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  lb.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((res) => lb.on('close', res));
+  const lines: string[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready in 60 s; stderr: ${stderr}`)), 60_000);
+      lb.on('close', () => reject(new Error(`exited before ready; stderr: ${stderr}`)));
+      createInterface({ input: lb.stdout }).on('line', (line) => {
+        lines.push(line);
+        if (line.startsWith('ready:')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    assert.match(
+      lines[0] ?? '',
+      new RegExp(`^ready: clients on toaclitest \\(${c2}\\), backends on toalbb\\d+ \\(${b3}\\)$`),
+    );
+    const r = await curl({ netns: c2, from: '203.0.113.30', url: `http://${VIP4}/` });
+    const seen = JSON.parse(r.body.toString()) as Seen;
+    expectClient(seen, '203.0.113.30', r.localPort);
+    assert.ok(
+      lines.includes(
+        `open  203.0.113.30:${r.localPort} -> ${VIP4}:80 = ${LOCAL4}:1024 -> 198.51.100.10:8080`,
+      ),
+      lines.join('\n'),
+    );
+  } finally {
+    lb.kill('SIGTERM');
+    assert.is(await exited, 0, stderr);
+    await server.stop();
+  }
+  assert.match(stderr, /^toa lab lb: 1 connections, TOA in 2 segments \(\+0 bare ACKs\), dropped: /);
+  assert.not.match((await exec('ip', ['-n', c2, 'link'])).stdout, /toaclitest/, 'the client device is gone');
+  await deleteNetns(c2);
+  await deleteNetns(b3);
 });
 
 test.run();

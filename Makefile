@@ -43,7 +43,7 @@ bench: build
 
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
 demo: build
-	LAB_ACCEL=$${LAB_ACCEL:-tcg,thread=single} test/vm/boot.sh $(DEMO_KERNEL) node --import tsx src/lab/demo.ts
+	LAB_ACCEL=$${LAB_ACCEL:-tcg,thread=single} test/vm/boot.sh $(DEMO_KERNEL) node dist/src/lab/demo.js
 
 clean:
 	rm -rf $(BUILD) dist

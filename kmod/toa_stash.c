@@ -186,15 +186,15 @@ void toa_stash_put(const struct toa_conn *conn, const struct toa_addr *toa)
 	}
 	spin_unlock_irqrestore(&b->lock, flags);
 
-	if (!added)
-		kmem_cache_free(toa_stash_cache, e);
-	if (!old && !added) {
-		toa_stats_inc(TOA_S_STASH_FULL);
+	if (added) {
+		/* once per entry, not per SYN sent again */
+		toa_stats_inc(TOA_S_SYN_STASHED);
+		schedule_delayed_work(&toa_stash_sweeper, toa_stash_period());
 		return;
 	}
-	toa_stats_inc(TOA_S_SYN_STASHED);
-	if (added)
-		schedule_delayed_work(&toa_stash_sweeper, toa_stash_period());
+	kmem_cache_free(toa_stash_cache, e);
+	if (!old)
+		toa_stats_inc(TOA_S_STASH_FULL);
 }
 
 bool toa_stash_peek(const struct toa_conn *conn, struct toa_addr *toa)

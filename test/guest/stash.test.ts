@@ -192,6 +192,22 @@ for (const [name, port, format, client, expected] of cases) {
   });
 }
 
+test('stash_max=0 turns the stash off: a SYN-only TOA leaves the load balancer address', async () => {
+  setParam('stash_max', '0');
+  try {
+    const before = stats();
+    const p = toaPort();
+    const c = await open({ port: PORT4, syn: toa('254/8', CLIENT4, p) });
+    const seen = await seenBy(c, p);
+    assert.is(seen.remoteAddress, LB4);
+    assert.is(seen.remotePort, c.src.port);
+    assert.is(stats()('syn_parsed'), before('syn_parsed'), 'SYNs are not even read');
+    c.abort();
+  } finally {
+    setParam('stash_max', '4096');
+  }
+});
+
 test('SYN cookies (tcp_syncookies=2): TOA in the SYN only still reaches the server (IPv4, IPv6, ::)', async () => {
   inNs('sysctl', '-qw', 'net.ipv4.tcp_syncookies=2');
   try {
@@ -294,6 +310,72 @@ test('a SYN TOA that is malformed or from an untrusted source is counted once an
   }
   a.abort();
 });
+
+/** Follows the server's connection events on one port from now on. */
+function watch(localPort: number) {
+  let cursor = server.events.length;
+  const seen = new Map<string, number>();
+  const scan = () => {
+    for (; cursor < server.events.length; cursor++) {
+      const e = server.events[cursor];
+      if (e?.ev !== 'connection' || e.localPort !== localPort) continue;
+      const key = `${e.remoteAddress} ${e.remotePort}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    return seen;
+  };
+  return scan;
+}
+
+const CHURN = 1000;
+
+for (const cookies of [false, true]) {
+  const n = cookies ? CHURN / 2 : CHURN;
+  test(`churn: ${n} SYN-only connections with distinct clients (IPv4, IPv6)${cookies ? ' under SYN cookies' : ''}: 0 misattributed, nothing left stashed`, async () => {
+    const started = Date.now();
+    if (cookies) inNs('sysctl', '-qw', 'net.ipv4.tcp_syncookies=2');
+    const before = stats();
+    const w4 = watch(PORT4);
+    const w6 = watch(PORT6);
+    const expected = new Set<string>();
+    let i = 0;
+    const worker = async () => {
+      while (i < n) {
+        const k = i++;
+        const v6 = k % 2 === 1;
+        const client = v6 ? `2001:db8:7::${(k + 1).toString(16)}` : `10.8.${k >> 8}.${k & 255}`;
+        const p = 1024 + (cookies ? CHURN : 0) + k; // never a port an earlier event has
+        expected.add(`${client} ${p}`);
+        const c = await open({
+          port: v6 ? PORT6 : PORT4,
+          syn: toa(v6 ? '254/20' : '254/8', client, p),
+        });
+        // closed only once accepted: a RST racing accept() loses the connection on 6.12+
+        await seenBy(c, p);
+        c.abort();
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: 16 }, worker));
+    } finally {
+      if (cookies) inNs('sysctl', '-qw', 'net.ipv4.tcp_syncookies=1');
+    }
+    const seen = [...w4(), ...w6()];
+    const wrong = seen.filter(([key, count]) => !expected.has(key) || count !== 1);
+    assert.equal(wrong.slice(0, 10), [], 'connections seen as a client not theirs (or twice)');
+    assert.is(seen.length, n);
+    const after = stats();
+    assert.is(after('stash_hits') - before('stash_hits'), n);
+    assert.is(after('syn_stashed') - before('syn_stashed'), n);
+    assert.is(after('stash_entries'), 0);
+    assert.is(after('stash_full') - before('stash_full'), 0);
+    assert.is(after('stash_alloc_failed'), 0);
+    assert.is(after('probe_missed'), 0);
+    console.log(
+      `  SYN-only churn${cookies ? ' (cookies)' : ''}: ${n} connections in ${Date.now() - started} ms`,
+    );
+  });
+}
 
 const MAX = 8;
 const PENDING = 20;

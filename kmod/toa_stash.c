@@ -47,31 +47,44 @@ static u32 toa_stash_seed;
 static void toa_stash_sweep(struct work_struct *work);
 static DECLARE_DELAYED_WORK(toa_stash_sweeper, toa_stash_sweep);
 
-static int toa_stash_param_set(const char *val, const struct kernel_param *kp)
+static int toa_stash_set(const char *val, const struct kernel_param *kp,
+			 unsigned int min, unsigned int max)
 {
-	unsigned int limit = kp->arg == &toa_stash_max ? TOA_STASH_MAX_LIMIT :
-							 TOA_STASH_TTL_LIMIT;
 	unsigned int v;
 
-	if (kstrtouint(val, 0, &v) || v > limit ||
-	    (kp->arg == &toa_stash_ttl_ms && !v)) {
+	if (kstrtouint(val, 0, &v) || v < min || v > max) {
 		pr_err("%s: '%s' is out of range: give %u to %u\n", kp->name,
-		       val, kp->arg == &toa_stash_max ? 0 : 1, limit);
+		       val, min, max);
 		return -EINVAL;
 	}
 	WRITE_ONCE(*(unsigned int *)kp->arg, v);
 	return 0;
 }
 
-static const struct kernel_param_ops toa_stash_param_ops = {
-	.set = toa_stash_param_set,
+static int toa_stash_max_set(const char *val, const struct kernel_param *kp)
+{
+	return toa_stash_set(val, kp, 0, TOA_STASH_MAX_LIMIT);
+}
+
+static int toa_stash_ttl_set(const char *val, const struct kernel_param *kp)
+{
+	return toa_stash_set(val, kp, 1, TOA_STASH_TTL_LIMIT);
+}
+
+static const struct kernel_param_ops toa_stash_max_ops = {
+	.set = toa_stash_max_set,
 	.get = param_get_uint,
 };
 
-module_param_cb(stash_max, &toa_stash_param_ops, &toa_stash_max, 0644);
+static const struct kernel_param_ops toa_stash_ttl_ops = {
+	.set = toa_stash_ttl_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(stash_max, &toa_stash_max_ops, &toa_stash_max, 0644);
 MODULE_PARM_DESC(stash_max,
 		 "SYN TOAs kept until their handshake completes (0: off, max 65536)");
-module_param_cb(stash_ttl_ms, &toa_stash_param_ops, &toa_stash_ttl_ms, 0644);
+module_param_cb(stash_ttl_ms, &toa_stash_ttl_ops, &toa_stash_ttl_ms, 0644);
 MODULE_PARM_DESC(stash_ttl_ms,
 		 "how long a SYN TOA is kept, in ms (default 64000, max 600000)");
 

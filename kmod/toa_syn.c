@@ -27,9 +27,14 @@ static void toa_syn_seen(struct pt_regs *regs, bool v4conn)
 		return;
 	if (!toa_stash_enabled())
 		return;
-	if (toa_skb_toa(skb, v4conn, TOA_S_SYN_PARSED, &toa) &&
-	    toa_skb_conn(skb, sk, v4conn, &conn))
-		toa_stash_put(&conn, &toa);
+	if (toa_skb_toa(skb, v4conn, TOA_S_SYN_PARSED, &toa)) {
+		if (toa_skb_conn(skb, sk, v4conn, &conn))
+			toa_stash_put(&conn, &toa);
+		return;
+	}
+	/* the newest SYN of a 4-tuple speaks for it: forget an older TOA */
+	if (toa_stash_count() && toa_skb_conn(skb, sk, v4conn, &conn))
+		toa_stash_drop(&conn);
 }
 
 static int toa_syn_pre4(struct kprobe *kp, struct pt_regs *regs)

@@ -104,6 +104,8 @@ interface Syn {
   ack?: Uint8Array;
   /** Send no ACK: the handshake stays open until the test completes it (or resets it). */
   hold?: boolean;
+  /** The load balancer's source port; default a fresh one. */
+  srcPort?: number;
 }
 
 const lbFor = (port: number) => (port === PORT6 ? LB6 : LB4);
@@ -113,7 +115,7 @@ function open(o: Syn): Promise<Connection> {
   const from = lbFor(o.port);
   return connect({
     tun,
-    src: { address: from, port: lbPort++ },
+    src: { address: from, port: o.srcPort ?? lbPort++ },
     dst: { address: from === LB6 ? SERVER6 : SERVER4, port: o.port },
     ...(o.syn ? { synOptions: synWith(o.syn) } : {}),
     ...(o.ack ? { ackOptions: o.ack } : {}),
@@ -252,6 +254,22 @@ test('a TOA in the ACK wins over a different one in the SYN; the SYN entry is re
   assert.is(after('stash_hits') - before('stash_hits'), 0);
   assert.is(after('stash_entries'), 0);
   c.abort();
+});
+
+test('a later SYN without TOA on the same 4-tuple forgets what an abandoned SYN stashed', async () => {
+  const before = stats();
+  const srcPort = lbPort++;
+  const a = await open({ port: PORT4, syn: toa('254/8', CLIENT4, toaPort()), hold: true, srcPort });
+  a.abort(); // the request goes; its stash entry would stay until it expires
+  assert.is(stats()('stash_entries'), 1);
+  const b = await open({ port: PORT4, srcPort });
+  const seen = await seenBy(b);
+  assert.is(seen.remoteAddress, LB4);
+  assert.is(seen.remotePort, srcPort);
+  const after = stats();
+  assert.is(after('stash_entries'), 0);
+  assert.is(after('stash_hits'), before('stash_hits'));
+  b.abort();
 });
 
 test('a late ACK within stash_ttl_ms still gets the SYN TOA; past it the entry expires (LB address)', async () => {

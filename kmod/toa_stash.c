@@ -22,7 +22,8 @@
 
 /*
  * 64 s outlives a SYN-RECV request with the default tcp_synack_retries
- * (1 + 2 + 4 + 8 + 16 + 32 = 63 s); a SYN cookie's ACK comes within one.
+ * (1 + 2 + 4 + 8 + 16 + 32 = 63 s); an ACK to a SYN cookie later than
+ * that would have to be one the client held back for a minute.
  */
 static unsigned int toa_stash_max = 4096;
 static unsigned int toa_stash_ttl_ms = 64000;

@@ -38,7 +38,7 @@ lab: build
 	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
 
 bench: build
-	for k in $(KERNELS); do test/vm/boot.sh $$k node --import tsx test/bench/getpeername.ts || exit 1; done
+	for k in $(KERNELS); do test/vm/boot.sh $$k sh -c 'node --import tsx test/bench/getpeername.ts && node --import tsx test/bench/accepts.ts' || exit 1; done
 	npx tsx test/bench/inspect.ts
 
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.

@@ -10,8 +10,10 @@
 #include "toa_hooks.h"
 #include "toa_main.h"
 #include "toa_parse.h"
+#include "toa_stash.h"
 #include "toa_state.h"
 #include "toa_stats.h"
+#include "toa_syn.h"
 #include "toa_trust.h"
 
 #define TOA_VERSION "0.1.0"
@@ -67,14 +69,25 @@ static int __init toa_init(void)
 	err = toa_state_init();
 	if (err)
 		goto err_stats;
-	err = toa_hooks_register();
+	err = toa_stash_init();
 	if (err)
 		goto err_state;
+	err = toa_hooks_register();
+	if (err)
+		goto err_stash;
+	/* after the hooks: a stashed TOA always has a taker */
+	err = toa_syn_register();
+	if (err)
+		goto err_hooks;
 	if (toa_trust_empty())
 		pr_info("no trust list: TOA accepted from any source\n");
 	pr_info("version %s loaded\n", TOA_VERSION);
 	return 0;
 
+err_hooks:
+	toa_hooks_unregister();
+err_stash:
+	toa_stash_exit();
 err_state:
 	toa_state_exit();
 	rcu_barrier();
@@ -85,7 +98,9 @@ err_stats:
 
 static void __exit toa_exit(void)
 {
+	toa_syn_unregister();
 	toa_hooks_unregister();
+	toa_stash_exit();
 	toa_state_exit();
 	/* the kfree_rcu()s above complete before the module text goes */
 	rcu_barrier();

@@ -5,11 +5,15 @@
 
 #include <linux/kprobes.h>
 #include "toa_parse.h"
+#include "toa_skb.h"
 
 struct toa_recv_data {
 	bool *own_req;
 	bool v4conn;
+	bool from_syn;		/* @toa came from the stash */
+	bool stashed;		/* @conn has a stash entry to drop */
 	struct toa_addr toa;
+	struct toa_conn conn;
 };
 
 int toa_recv_entry4(struct kretprobe_instance *ri, struct pt_regs *regs);

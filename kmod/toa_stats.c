@@ -5,8 +5,10 @@
 #include <net/net_namespace.h>
 
 #include "toa_hooks.h"
+#include "toa_stash.h"
 #include "toa_state.h"
 #include "toa_stats.h"
+#include "toa_syn.h"
 
 struct toa_counters __percpu *toa_counters;
 
@@ -18,6 +20,24 @@ static u64 toa_stats_sum(unsigned int stat)
 	for_each_possible_cpu(cpu)
 		sum += per_cpu_ptr(toa_counters, cpu)->c[stat];
 	return sum;
+}
+
+/* enum toa_stat order, from TOA_S_SYN_PARSED to the end */
+static const char *const toa_stash_names[] = {
+	"syn_parsed", "syn_stashed", "stash_hits", "stash_expired",
+	"stash_full", "stash_alloc_failed",
+};
+
+static void toa_stats_show_stash(struct seq_file *seq)
+{
+	int i;
+
+	BUILD_BUG_ON(ARRAY_SIZE(toa_stash_names) !=
+		     TOA_S_COUNT - TOA_S_SYN_PARSED);
+	for (i = 0; i < ARRAY_SIZE(toa_stash_names); i++)
+		seq_printf(seq, "%s %llu\n", toa_stash_names[i],
+			   toa_stats_sum(TOA_S_SYN_PARSED + i));
+	seq_printf(seq, "stash_entries %u\n", toa_stash_count());
 }
 
 static int toa_stats_show(struct seq_file *seq, void *v)
@@ -41,10 +61,12 @@ static int toa_stats_show(struct seq_file *seq, void *v)
 			   toa_stats_sum(TOA_S_MALFORMED + i));
 	seq_printf(seq, "getname_rewritten %llu\n",
 		   toa_stats_sum(TOA_S_GETNAME));
-	seq_printf(seq, "probe_missed %lu\n", toa_hooks_missed());
+	seq_printf(seq, "probe_missed %lu\n",
+		   toa_hooks_missed() + toa_syn_missed());
 	seq_printf(seq, "alloc_failed %llu\n",
 		   toa_stats_sum(TOA_S_ALLOC_FAILED));
 	seq_printf(seq, "sockets_tracked %u\n", toa_state_count());
+	toa_stats_show_stash(seq);
 	return 0;
 }
 

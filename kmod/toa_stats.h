@@ -16,6 +16,12 @@ enum toa_stat {
 	TOA_S_MALFORMED,	/* + TOA_E_* (index 0 unused: the total) */
 	TOA_S_GETNAME = TOA_S_MALFORMED + TOA_E_COUNT,
 	TOA_S_ALLOC_FAILED,
+	TOA_S_SYN_PARSED,	/* SYNs whose options were read */
+	TOA_S_SYN_STASHED,	/* SYN TOAs kept for the handshake's end */
+	TOA_S_STASH_HITS,	/* children given the TOA of their SYN */
+	TOA_S_STASH_EXPIRED,
+	TOA_S_STASH_FULL,	/* SYN TOAs refused: stash_max reached */
+	TOA_S_STASH_ALLOC_FAILED,
 	TOA_S_COUNT
 };
 

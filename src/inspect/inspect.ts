@@ -19,7 +19,7 @@ import {
   summaryText,
   type Totals,
 } from './output.js';
-import { type CaptureRecord, captureError, readCapture } from './pcap-read.js';
+import { type CaptureRecord, captureError, readCapture, recordBytes } from './pcap-read.js';
 import { createPcapWriter, type PcapWriter } from './pcap-write.js';
 import { type Cidr, type Connection, createTracker, parseCidr } from './track.js';
 
@@ -52,17 +52,7 @@ export interface InspectResult {
 /** The frame fields the pipeline uses: a CaptureRecord, or what a live capture gives. */
 export type Frame = Pick<
   CaptureRecord,
-  | 'index'
-  | 'offset'
-  | 'ts'
-  | 'tsSec'
-  | 'tsNsec'
-  | 'linktype'
-  | 'origLen'
-  | 'caplen'
-  | 'buf'
-  | 'start'
-  | 'data'
+  'index' | 'offset' | 'ts' | 'tsSec' | 'tsNsec' | 'linktype' | 'origLen' | 'caplen' | 'buf' | 'start'
 >;
 
 export interface Pipeline {
@@ -116,7 +106,7 @@ export function createPipeline(o: PipelineOptions, out: (line: string) => void):
       notWritten++;
       return;
     }
-    writer.write({ data: r.data, tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen });
+    writer.write({ data: recordBytes(r), tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen });
   }
 
   return {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readCapture } from '../../src/inspect/pcap-read.js';
+import { readCapture, recordBytes } from '../../src/inspect/pcap-read.js';
 import { pcapFile } from '../../src/inspect/pcap-write.js';
 import { cli, DIR, ether, handshake, inspect, pcap, pcapng, tempFile } from './inspect-helpers.js';
 
@@ -75,7 +75,7 @@ test('-w writes the packets of the reported connections; reading it back gives t
   const frames: string[] = [];
   const times: number[] = [];
   await readCapture(out, (r) => {
-    frames.push(Buffer.from(r.data).toString('hex'));
+    frames.push(Buffer.from(recordBytes(r)).toString('hex'));
     times.push(r.tsNsec);
   });
   assert.equal(

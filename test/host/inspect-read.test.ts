@@ -6,19 +6,20 @@ import {
   type CaptureRecord,
   createCaptureParser,
   readCapture,
+  recordBytes,
   splitTimestamp,
 } from '../../src/inspect/pcap-read.js';
 import { pcapFile } from '../../src/inspect/pcap-write.js';
 import { pcapng, tempFile } from './inspect-helpers.js';
 
-type Seen = Omit<CaptureRecord, 'data' | 'buf' | 'start'> & { hex: string };
+type Seen = Omit<CaptureRecord, 'buf' | 'start'> & { hex: string };
 
 function parse(bytes: Uint8Array, chunk = bytes.length): Seen[] {
   const seen: Seen[] = [];
   const p = createCaptureParser((r) => {
     // buf and start say where the bytes sit in the reader's buffer, which chunking changes.
-    const { data, buf: _buf, start: _start, ...rest } = r;
-    seen.push({ ...rest, hex: Buffer.from(data).toString('hex') });
+    const { buf: _buf, start: _start, ...rest } = r;
+    seen.push({ ...rest, hex: Buffer.from(recordBytes(r)).toString('hex') });
   });
   for (let i = 0; i < bytes.length; i += chunk) p.push(bytes.subarray(i, i + chunk));
   p.end();
@@ -210,7 +211,7 @@ test('readCapture streams a file in small chunks and counts the packets', async 
   const r = await readCapture(
     path,
     (rec) => {
-      sum += rec.data[0] as number;
+      sum += recordBytes(rec)[0] as number;
     },
     4096,
   );

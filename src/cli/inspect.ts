@@ -50,7 +50,7 @@ export function addInspectCommand(program: Command): void {
     .option('--port <port...>', 'only connections to these server ports; each must carry a TOA')
     .option('--expect-toa <port...>', 'exit 1 if a handshake to this port lacked a valid TOA (health check)')
     .option('-w, --write <out.pcap>', 'write the packets of the reported connections to a pcap file')
-    .option('--filter <bpf>', 'BPF filter, live capture only (for a file: tcpdump -r IN -w OUT BPF first)')
+    .option('--filter <bpf>', "BPF filter (libpcap/tcpdump syntax), e.g. 'tcp port 80 and host 10.0.0.80'")
     .option('--count <n>', 'live: stop after n packets')
     .option('--duration <seconds>', 'live: stop after this long')
     .action(async (flags: Flags) => {
@@ -99,13 +99,9 @@ export function addInspectCommand(program: Command): void {
           );
         } else {
           if (flags.read === undefined) throw new Error('give a capture file with -r FILE, or -i IFACE');
-          if (flags.filter !== undefined)
-            throw new Error(
-              '--filter is for live capture (-i); filter a file with `tcpdump -r IN -w OUT BPF` first',
-            );
           if (count !== undefined || duration !== undefined)
             throw new Error('--count and --duration are for live capture (-i)');
-          result = await inspectFile({ ...options, file: flags.read }, out);
+          result = await inspectFile({ ...options, file: flags.read, filter: flags.filter }, out);
         }
         flush();
         for (const w of result.warnings) process.stderr.write(`toa inspect: warning: ${w}\n`);

@@ -2,6 +2,7 @@
 // fed by a capture file (inspectFile) or an interface (live.ts). The CLI is a thin front.
 import { closeSync, openSync } from 'node:fs';
 import { DEFAULT_FORMATS, type FormatName, newSegmentView, toMask, viewSegment } from '../wire/index.js';
+import { createFilter, FilterError } from './filter.js';
 import {
   ipComplete,
   ipOffset,
@@ -39,6 +40,8 @@ export interface PipelineOptions {
 
 export interface InspectOptions extends PipelineOptions {
   file: string;
+  /** BPF (libpcap syntax): only the frames it matches are inspected, as if the file held no others. */
+  filter?: string;
 }
 
 export interface InspectResult {
@@ -167,11 +170,18 @@ export function createPipeline(o: PipelineOptions, out: (line: string) => void):
 }
 
 export async function inspectFile(o: InspectOptions, out: (line: string) => void): Promise<InspectResult> {
+  const filter = o.filter === undefined ? undefined : await createFilter(o.filter);
   const pipeline = createPipeline(o, out);
+  const frame = filter
+    ? (r: Frame) => {
+        if (filter.match(r)) pipeline.frame(r);
+      }
+    : pipeline.frame;
   try {
-    await readCapture(o.file, pipeline.frame);
+    await readCapture(o.file, frame);
     return pipeline.finish();
   } catch (e) {
+    if (e instanceof FilterError) throw e;
     throw new Error(`${o.file}: ${systemText(e)}`);
   } finally {
     pipeline.close();

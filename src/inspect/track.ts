@@ -363,9 +363,15 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
     onReport(c);
   }
 
+  // Which side sent the segment find last matched: returned alongside, not recomputed.
+  let foundSide = 0;
+
   function find(buf: Uint8Array, v: SegmentView, hash: number): State | null {
-    for (let s = table[hash & (table.length - 1)] ?? null; s; s = s.next)
-      if (s.hash === hash && sideOf(s, buf, v) !== 0) return s;
+    for (let s = table[hash & (table.length - 1)] ?? null; s; s = s.next) {
+      if (s.hash !== hash) continue;
+      foundSide = sideOf(s, buf, v);
+      if (foundSide !== 0) return s;
+    }
     return null;
   }
 
@@ -547,7 +553,7 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
       let s = find(buf, v, hash);
       const flags = v.flags;
       const synOnly = (flags & (SYN | ACK)) === SYN;
-      const fromLb = s !== null && sideOf(s, buf, v) === FROM_LB;
+      const fromLb = s !== null && foundSide === FROM_LB;
       if (synOnly && s && fromLb && v.seq !== s.isn) {
         drop(s); // the 4-tuple is reused by a new connection
         s = null;

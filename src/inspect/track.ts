@@ -319,13 +319,16 @@ function blankState(): State {
     lbPort: 0,
     backendPort: 0,
     c: null,
-    isn: 0,
+    // NaN, not 0: these hold doubles (times; sequence numbers above 2^30), and a field that starts
+    // as a small integer changes the object's hidden class on its first double, which throws the
+    // optimized tracker back to slow code once per shape.
+    isn: Number.NaN,
     mss: 0,
     finLb: false,
     finBackend: false,
     closed: false,
-    lastTs: 0,
-    ackTs: 0,
+    lastTs: Number.NaN,
+    ackTs: Number.NaN,
     noRoom: null,
   };
 }

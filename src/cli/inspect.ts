@@ -50,7 +50,10 @@ export function addInspectCommand(program: Command): void {
     .option('--port <port...>', 'only connections to these server ports; each must carry a TOA')
     .option('--expect-toa <port...>', 'exit 1 if a handshake to this port lacked a valid TOA (health check)')
     .option('-w, --write <out.pcap>', 'write the packets of the reported connections to a pcap file')
-    .option('--filter <bpf>', "BPF filter (libpcap/tcpdump syntax), e.g. 'tcp port 80 and host 10.0.0.80'")
+    .option(
+      '--filter <bpf>',
+      "only packets this BPF expression matches (tcpdump syntax), e.g. 'tcp port 443'",
+    )
     .option('--count <n>', 'live: stop after n packets')
     .option('--duration <seconds>', 'live: stop after this long')
     .action(async (flags: Flags) => {

@@ -13,7 +13,19 @@ import { compileBpf, createFilter } from '../../src/inspect/filter.js';
 import { LINKTYPE } from '../../src/inspect/link.js';
 import { readCapture, recordBytes } from '../../src/inspect/pcap-read.js';
 import { ACK, buildSegment, SYN, textToAddress } from '../../src/wire/index.js';
-import { cli, DIR, ether, handshake, type Json, pcap, sll, sll2, tempFile } from './inspect-helpers.js';
+import {
+  cli,
+  DIR,
+  ether,
+  handshake,
+  inspect,
+  type Json,
+  pcap,
+  pcapng,
+  sll,
+  sll2,
+  tempFile,
+} from './inspect-helpers.js';
 
 // createFilter opens libpcap (as 'pcap') and libc for compileBpf; the oracle calls libpcap too.
 await createFilter('tcp');
@@ -259,6 +271,33 @@ test('--filter with -w writes only the matching packets of reported connections'
   assert.is(written.length, want.length);
   const again = tsharkFrames(out, 'ip && tcp.port == 443');
   assert.is(again.length, written.length, 'every written packet matches');
+});
+
+test('a pcapng of two link types: the expression is compiled for each', async () => {
+  const file = pcapng([
+    {
+      ifaces: [{ linktype: LINKTYPE.ETHERNET }, { linktype: LINKTYPE.RAW }],
+      packets: [
+        ...v4.map((data) => ({ iface: 0, data: ether(data) })),
+        ...v4tls.map((data) => ({ iface: 1, data })),
+        ...v6.map((data) => ({ iface: 1, data })),
+      ],
+    },
+  ]);
+  const r = await inspect(file, { filter: 'tcp port 443', summary: true }, 'pcapng');
+  assert.is(r.totals.packets, v4tls.length + v6.length);
+  assert.equal(
+    r.objects.filter((o: Json) => o.type === 'connection'),
+    [],
+  );
+  const all = await inspect(file, { filter: 'ip' }, 'pcapng');
+  assert.equal(
+    all.conns.map((c: Json) => [c.frame, c.backendPort]),
+    [
+      [1, 80],
+      [5, 443],
+    ],
+  );
 });
 
 test('a bad --filter is one line and exit 2, before any packet is read', () => {

@@ -2,7 +2,6 @@
 // and exit 2.
 import type { Command } from 'commander';
 import { type InspectResult, inspectFile, type PipelineOptions } from '../inspect/inspect.js';
-import { inspectLive } from '../inspect/live.js';
 import { parseFormats } from '../wire/index.js';
 
 interface Flags {
@@ -88,6 +87,8 @@ export function addInspectCommand(program: Command): void {
           throw new Error('give either -r FILE or -i IFACE, not both');
         if (flags.interface !== undefined) {
           const iface = flags.interface;
+          // Loaded for live capture only: reading a file starts faster without it.
+          const { inspectLive } = await import('../inspect/live.js');
           result = await inspectLive(
             {
               ...options,

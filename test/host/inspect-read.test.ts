@@ -222,4 +222,28 @@ test('readCapture streams a file in small chunks and counts the packets', async 
   );
 });
 
+test('readCapture: records bigger than its chunk grow the buffer, pcapng too', async () => {
+  const sizes = [40, 5000, 70, 20_000, 60];
+  const packets = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
+  for (const bytes of [
+    pcapFile(
+      { linktype: 101 },
+      packets.map((data, i) => ({ data, ts: i })),
+    ),
+    pcapng([{ ifaces: [{ linktype: 101 }], packets: packets.map((data) => ({ iface: 0, data })) }]),
+  ]) {
+    const seen: [number, number][] = [];
+    const r = await readCapture(
+      tempFile(bytes),
+      (rec) => seen.push([rec.caplen, recordBytes(rec)[rec.caplen - 1] as number]),
+      256,
+    );
+    assert.is(r.packets, sizes.length);
+    assert.equal(
+      seen,
+      sizes.map((n, i) => [n, i + 1]),
+    );
+  }
+});
+
 test.run();

@@ -2,6 +2,7 @@
 // fed by a capture file (inspectFile) or an interface (live.ts). The CLI is a thin front.
 import { closeSync, openSync } from 'node:fs';
 import { DEFAULT_FORMATS, type FormatName, newSegmentView, toMask, viewSegment } from '../wire/index.js';
+import { createFilter, FilterError } from './filter.js';
 import {
   ipComplete,
   ipOffset,
@@ -19,7 +20,7 @@ import {
   summaryText,
   type Totals,
 } from './output.js';
-import { type CaptureRecord, captureError, readCapture } from './pcap-read.js';
+import { type CaptureRecord, captureError, readCapture, recordBytes } from './pcap-read.js';
 import { createPcapWriter, type PcapWriter } from './pcap-write.js';
 import { type Cidr, type Connection, createTracker, parseCidr } from './track.js';
 
@@ -39,6 +40,8 @@ export interface PipelineOptions {
 
 export interface InspectOptions extends PipelineOptions {
   file: string;
+  /** BPF (libpcap syntax): only the frames it matches are inspected, as if the file held no others. */
+  filter?: string;
 }
 
 export interface InspectResult {
@@ -52,17 +55,7 @@ export interface InspectResult {
 /** The frame fields the pipeline uses: a CaptureRecord, or what a live capture gives. */
 export type Frame = Pick<
   CaptureRecord,
-  | 'index'
-  | 'offset'
-  | 'ts'
-  | 'tsSec'
-  | 'tsNsec'
-  | 'linktype'
-  | 'origLen'
-  | 'caplen'
-  | 'buf'
-  | 'start'
-  | 'data'
+  'index' | 'offset' | 'ts' | 'tsSec' | 'tsNsec' | 'linktype' | 'origLen' | 'caplen' | 'buf' | 'start'
 >;
 
 export interface Pipeline {
@@ -116,7 +109,7 @@ export function createPipeline(o: PipelineOptions, out: (line: string) => void):
       notWritten++;
       return;
     }
-    writer.write({ data: r.data, tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen });
+    writer.write({ data: recordBytes(r), tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen });
   }
 
   return {
@@ -177,11 +170,18 @@ export function createPipeline(o: PipelineOptions, out: (line: string) => void):
 }
 
 export async function inspectFile(o: InspectOptions, out: (line: string) => void): Promise<InspectResult> {
+  const filter = o.filter === undefined ? undefined : await createFilter(o.filter);
   const pipeline = createPipeline(o, out);
+  const frame = filter
+    ? (r: Frame) => {
+        if (filter.match(r)) pipeline.frame(r);
+      }
+    : pipeline.frame;
   try {
-    await readCapture(o.file, pipeline.frame);
+    await readCapture(o.file, frame);
     return pipeline.finish();
   } catch (e) {
+    if (e instanceof FilterError) throw e;
     throw new Error(`${o.file}: ${systemText(e)}`);
   } finally {
     pipeline.close();

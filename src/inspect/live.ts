@@ -78,9 +78,6 @@ export async function inspectLive(o: LiveOptions, out: (line: string) => void): 
     caplen: 0,
     buf: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
     start: 0,
-    get data() {
-      return this.buf.subarray(0, this.caplen);
-    },
   };
   try {
     await new Promise<void>((resolve, reject) => {

@@ -200,27 +200,33 @@ function tupleHash(buf: Uint8Array, v: SegmentView): number {
   return (endpointHash(buf, v.addr, n, v.srcPort) + endpointHash(buf, v.addr + n, n, v.dstPort)) & 0x3fffffff;
 }
 
+const u16 = (b: Uint8Array, at: number) => ((b[at] as number) << 8) | (b[at + 1] as number);
+
 // Address text by address: a backend sees few LB addresses (FullNAT's local pool) and is
-// itself one or two, so IPv4 text is made once per address, not once per connection.
-const TEXT_SLOTS = 1024;
-const textKey = new Int32Array(TEXT_SLOTS).fill(-1);
-const textKeyLo = new Int32Array(TEXT_SLOTS);
-const textOf: string[] = new Array<string>(TEXT_SLOTS).fill('');
+// itself one or two, so text is made once per address, not once per connection. A slot holds
+// one address (4 or 16 bytes, as 16-bit words) and its text; a collision just replaces it.
+const TEXT_BITS = 10;
+const textWords = new Uint16Array(8 << TEXT_BITS);
+const textLen = new Uint8Array(1 << TEXT_BITS); // 0: an empty slot
+const textOf: string[] = new Array<string>(1 << TEXT_BITS).fill('');
 
 function addressText(buf: Uint8Array, at: number, len: number): string {
-  if (len !== 4) return addressTextAt(buf, at, len);
-  const hi = ((buf[at] as number) << 8) | (buf[at + 1] as number);
-  const lo = ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
-  const slot = (Math.imul(hi, 0x9e37) ^ lo) & (TEXT_SLOTS - 1);
-  if (textKey[slot] === hi && textKeyLo[slot] === lo) return textOf[slot] as string;
-  const text = addressTextAt(buf, at, 4);
-  textKey[slot] = hi;
-  textKeyLo[slot] = lo;
+  let h = 0;
+  for (let i = 0; i < len; i += 2) h = Math.imul(h ^ u16(buf, at + i), 0x9e3779b1);
+  const slot = h >>> (32 - TEXT_BITS);
+  const key = slot * 8;
+  if (textLen[slot] === len && sameWords(buf, at, len, key)) return textOf[slot] as string;
+  const text = addressTextAt(buf, at, len);
+  for (let i = 0; i < len; i += 2) textWords[key + i / 2] = u16(buf, at + i);
+  textLen[slot] = len;
   textOf[slot] = text;
   return text;
 }
 
-const u16 = (b: Uint8Array, at: number) => ((b[at] as number) << 8) | (b[at + 1] as number);
+function sameWords(buf: Uint8Array, at: number, len: number, key: number): boolean {
+  for (let i = 0; i < len; i += 2) if (textWords[key + i / 2] !== u16(buf, at + i)) return false;
+  return true;
+}
 
 // An IPv6 connection's two addresses as one string of 16-bit words.
 function addrWords(buf: Uint8Array, v: SegmentView): string {
@@ -313,13 +319,16 @@ function blankState(): State {
     lbPort: 0,
     backendPort: 0,
     c: null,
-    isn: 0,
+    // NaN, not 0: these hold doubles (times; sequence numbers above 2^30), and a field that starts
+    // as a small integer changes the object's hidden class on its first double, which throws the
+    // optimized tracker back to slow code once per shape.
+    isn: Number.NaN,
     mss: 0,
     finLb: false,
     finBackend: false,
     closed: false,
-    lastTs: 0,
-    ackTs: 0,
+    lastTs: Number.NaN,
+    ackTs: Number.NaN,
     noRoom: null,
   };
 }
@@ -346,24 +355,26 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
     const h = c.handshake;
     const established = h.synAck && (h.ack || h.data);
     c.outcome = established ? 'established' : s.closed ? 'reset' : 'incomplete';
-    const hasConflict = c.anomalies.some((a) => a.kind === 'conflict');
-    const untrusted = c.anomalies.some((a) => a.kind === 'untrusted');
-    c.validToa = c.toa !== null && !hasConflict && !untrusted;
-    if (!c.toa) {
-      if (established && opts.expect.has(c.backendPort))
-        add(c, 'no-toa', null, 'no-toa', `handshake to watched port ${c.backendPort} carried no TOA`);
-      // Why it is missing, when the segments show it: they had no room left for one.
-      for (const a of s.noRoom ?? []) addOnce(c, a);
-    } else {
-      for (const a of s.noRoom ?? []) if (a.reason === 'mss' && c.toaIn.includes('data')) addOnce(c, a);
+    c.validToa = c.toa !== null && !hasAnomaly(c, 'conflict') && !hasAnomaly(c, 'untrusted');
+    if (!c.toa && established && opts.expect.has(c.backendPort))
+      add(c, 'no-toa', null, 'no-toa', `handshake to watched port ${c.backendPort} carried no TOA`);
+    if (s.noRoom) {
+      // Why a TOA is missing, when the segments show it: they had no room left for one.
+      for (const a of s.noRoom) if (!c.toa || (a.reason === 'mss' && c.toaIn.includes('data'))) addOnce(c, a);
+      s.noRoom = null;
     }
-    s.noRoom = null;
     onReport(c);
   }
 
+  // Which side sent the segment find last matched: returned alongside, not recomputed.
+  let foundSide = 0;
+
   function find(buf: Uint8Array, v: SegmentView, hash: number): State | null {
-    for (let s = table[hash & (table.length - 1)] ?? null; s; s = s.next)
-      if (s.hash === hash && sideOf(s, buf, v) !== 0) return s;
+    for (let s = table[hash & (table.length - 1)] ?? null; s; s = s.next) {
+      if (s.hash !== hash) continue;
+      foundSide = sideOf(s, buf, v);
+      if (foundSide !== 0) return s;
+    }
     return null;
   }
 
@@ -545,7 +556,7 @@ export function createTracker(opts: TrackOptions, onReport: (c: Connection) => v
       let s = find(buf, v, hash);
       const flags = v.flags;
       const synOnly = (flags & (SYN | ACK)) === SYN;
-      const fromLb = s !== null && sideOf(s, buf, v) === FROM_LB;
+      const fromLb = s !== null && foundSide === FROM_LB;
       if (synOnly && s && fromLb && v.seq !== s.isn) {
         drop(s); // the 4-tuple is reused by a new connection
         s = null;
@@ -645,6 +656,12 @@ function anomaly(
   severity: 'error' | 'info' = 'error',
 ): Anomaly {
   return { kind, severity, segment, reason, detail };
+}
+
+// A plain loop: resolve asks this for every connection, and a callback per call was garbage.
+function hasAnomaly(c: Connection, kind: AnomalyKind): boolean {
+  for (const a of c.anomalies) if (a.kind === kind) return true;
+  return false;
 }
 
 function addOnce(c: Connection, a: Anomaly): void {

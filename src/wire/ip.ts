@@ -85,8 +85,9 @@ function buildIpv6(p: IpBuild): Uint8Array {
   return out;
 }
 
-// Extension headers the kernel may put before TCP (hop-by-hop, routing, destination options).
-const IPV6_EXT = new Set([0, 43, 60]);
+// Extension headers the kernel may put before TCP (hop-by-hop, routing, destination options);
+// compared, not looked up in a Set: this runs for every IPv6 packet of a capture.
+const isIpv6Extension = (next: number) => next === 0 || next === 43 || next === 60;
 
 /**
  * Where the fields of an IP packet are, as offsets into the buffer it was found in: what
@@ -144,7 +145,7 @@ function viewIpv6(buf: Uint8Array, at: number, out: IpView, limit: number): bool
   if (end > limit) return false;
   let next = buf[at + 6] as number;
   let off = at + 40;
-  while (IPV6_EXT.has(next)) {
+  while (isIpv6Extension(next)) {
     if (off + 8 > end) return false;
     next = buf[off] as number;
     off += ((buf[off + 1] as number) + 1) * 8;

@@ -52,11 +52,21 @@ type Claim = { hostid: Format | undefined; byLen: (Format | undefined)[] };
 type Claims = (Claim | undefined)[];
 
 const claimCache = new Map<number, Claims>();
+// The inspector asks with one mask for every segment: that one is kept at hand, not looked up.
+let lastMask = -1;
+let lastClaims: Claims = [];
 
 function claimsFor(mask: number): Claims {
+  if (mask === lastMask) return lastClaims;
   let claims = claimCache.get(mask);
-  if (claims) return claims;
-  claims = new Array<Claim | undefined>(256).fill(undefined);
+  if (!claims) claims = newClaims(mask);
+  lastMask = mask;
+  lastClaims = claims;
+  return claims;
+}
+
+function newClaims(mask: number): Claims {
+  const claims: Claims = new Array<Claim | undefined>(256).fill(undefined);
   for (const [bit, f] of FORMATS.entries()) {
     if ((mask & (1 << bit)) === 0) continue;
     let c = claims[f.kind];

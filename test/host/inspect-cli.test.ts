@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readCapture } from '../../src/inspect/pcap-read.js';
+import { readCapture, recordBytes } from '../../src/inspect/pcap-read.js';
 import { pcapFile } from '../../src/inspect/pcap-write.js';
 import { cli, DIR, ether, handshake, inspect, pcap, pcapng, tempFile } from './inspect-helpers.js';
 
@@ -75,7 +75,7 @@ test('-w writes the packets of the reported connections; reading it back gives t
   const frames: string[] = [];
   const times: number[] = [];
   await readCapture(out, (r) => {
-    frames.push(Buffer.from(r.data).toString('hex'));
+    frames.push(Buffer.from(recordBytes(r)).toString('hex'));
     times.push(r.tsNsec);
   });
   assert.equal(
@@ -128,7 +128,7 @@ for (const [name, args, message] of [
   ['a bad CIDR', ['-r', good, '--trust', '10.0.0.0/99'], /--trust 10\.0\.0\.0\/99: prefix must be 0\.\.32/],
   ['a bad port', ['-r', good, '--expect-toa', 'http'], /--expect-toa http: a port is 0\.\.65535/],
   ['no input', [], /give a capture file with -r FILE, or -i IFACE/],
-  ['--filter on a file', ['-r', good, '--filter', 'tcp'], /--filter is for live capture \(-i\)/],
+  ['a BPF syntax error', ['-r', good, '--filter', 'tcp prot 80'], /--filter "tcp prot 80": .*syntax error/],
   ['both -r and -i', ['-r', good, '-i', 'lo'], /give either -r FILE or -i IFACE, not both/],
   ['--count on a file', ['-r', good, '--count', '5'], /--count and --duration are for live capture/],
   ['a bad --duration', ['-i', 'lo', '--duration', 'soon'], /--duration soon: give a number above 0/],

@@ -6,19 +6,20 @@ import {
   type CaptureRecord,
   createCaptureParser,
   readCapture,
+  recordBytes,
   splitTimestamp,
 } from '../../src/inspect/pcap-read.js';
 import { pcapFile } from '../../src/inspect/pcap-write.js';
 import { pcapng, tempFile } from './inspect-helpers.js';
 
-type Seen = Omit<CaptureRecord, 'data' | 'buf' | 'start'> & { hex: string };
+type Seen = Omit<CaptureRecord, 'buf' | 'start'> & { hex: string };
 
 function parse(bytes: Uint8Array, chunk = bytes.length): Seen[] {
   const seen: Seen[] = [];
   const p = createCaptureParser((r) => {
     // buf and start say where the bytes sit in the reader's buffer, which chunking changes.
-    const { data, buf: _buf, start: _start, ...rest } = r;
-    seen.push({ ...rest, hex: Buffer.from(data).toString('hex') });
+    const { buf: _buf, start: _start, ...rest } = r;
+    seen.push({ ...rest, hex: Buffer.from(recordBytes(r)).toString('hex') });
   });
   for (let i = 0; i < bytes.length; i += chunk) p.push(bytes.subarray(i, i + chunk));
   p.end();
@@ -210,7 +211,7 @@ test('readCapture streams a file in small chunks and counts the packets', async 
   const r = await readCapture(
     path,
     (rec) => {
-      sum += rec.data[0] as number;
+      sum += recordBytes(rec)[0] as number;
     },
     4096,
   );
@@ -219,6 +220,30 @@ test('readCapture streams a file in small chunks and counts the packets', async 
     sum,
     Array.from({ length: 1000 }, (_, i) => i & 0xff).reduce((a, b) => a + b, 0),
   );
+});
+
+test('readCapture: records bigger than its chunk grow the buffer, pcapng too', async () => {
+  const sizes = [40, 5000, 70, 20_000, 60];
+  const packets = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
+  for (const bytes of [
+    pcapFile(
+      { linktype: 101 },
+      packets.map((data, i) => ({ data, ts: i })),
+    ),
+    pcapng([{ ifaces: [{ linktype: 101 }], packets: packets.map((data) => ({ iface: 0, data })) }]),
+  ]) {
+    const seen: [number, number][] = [];
+    const r = await readCapture(
+      tempFile(bytes),
+      (rec) => seen.push([rec.caplen, recordBytes(rec)[rec.caplen - 1] as number]),
+      256,
+    );
+    assert.is(r.packets, sizes.length);
+    assert.equal(
+      seen,
+      sizes.map((n, i) => [n, i + 1]),
+    );
+  }
 });
 
 test.run();

@@ -21,6 +21,7 @@ here=$(dirname "$0")
 
 kver=$("$here/kernel.sh" "$series")
 ko=$("$here/build-kmod.sh" "$series")
+baseline_ko=$("$here/build-kmod.sh" "$series" baseline)
 initrd=$("$here/initramfs.sh" "$series")
 root=$(series_dir "$series")/root
 lab=$BUILD/lab/$series
@@ -33,6 +34,7 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   echo "TOA_SERIES=$(q "$series")"
   echo "TOA_KVER=$(q "$kver")"
   echo "TOA_KO=$(q "$ko")"
+  echo "TOA_BASELINE_KO=$(q "$baseline_ko")"
   echo "TOA_MODROOT=$(q "$root")"
 } >"$share/env"
 {

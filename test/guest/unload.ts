@@ -337,6 +337,15 @@ async function settle(): Promise<number> {
   return tcpSocketsAllocated();
 }
 
+/**
+ * The slabs once kfree_rcu()'s batches are out: they drain up to 5 s after the grace period
+ * (KFREE_DRAIN_JIFFIES_MAX), and rcu_barrier() does not wait for them.
+ */
+async function slabsSettled(): Promise<Map<string, SlabCache>> {
+  await sleep(6000);
+  return slabSnapshot();
+}
+
 /** toa.ko's own count of sockets it holds state for; 0 once they are all closed. */
 function tracked(): number {
   const m = /^sockets_tracked (\d+)$/m.exec(readFileSync('/proc/net/toa_stats', 'utf8'));
@@ -376,7 +385,7 @@ test.before(async () => {
   load = undefined;
   await rmmod();
   const tcp = await settle();
-  before = { slabs: slabSnapshot(), tcp };
+  before = { slabs: await slabsSettled(), tcp };
   kernelClean('during the warm-up');
 });
 
@@ -452,7 +461,7 @@ test('after the last cycle, traffic stopped and sockets closed: no leak (slab co
     await refcntZero();
     await rmmod();
   }
-  const after = { slabs: slabSnapshot(), tcp };
+  const after = { slabs: await slabsSettled(), tcp };
   const d = slabDelta(b.slabs, after.slabs);
   console.log(
     `  leak check: TCP sockets allocated ${b.tcp} -> ${after.tcp}; kmalloc-* ${d.kmallocBytes >= 0 ? '+' : ''}${d.kmallocBytes} B ` +

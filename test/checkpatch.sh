@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kernel style for kmod/: the kernel's own scripts/checkpatch.pl, taken from Debian's
 # linux-source-6.1 package (fetched once with the lab's private APT configuration, cached).
-# Usage: test/checkpatch.sh [FILE...]     (default: every .c/.h under kmod/)
+# Usage: test/checkpatch.sh [FILE...]     (default: every .c/.h under kmod/ and the lab's baseline module)
 set -euo pipefail
 # shellcheck source=vm/lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/vm/lib.sh"
@@ -22,7 +22,7 @@ if [[ ! -x $dir/scripts/checkpatch.pl ]]; then
 fi
 
 cd "$REPO"
-if (($#)); then files=("$@"); else mapfile -t files < <(git ls-files 'kmod/*.c' 'kmod/*.h'); fi
+if (($#)); then files=("$@"); else mapfile -t files < <(git ls-files 'kmod/*.c' 'kmod/*.h' 'test/vm/baseline/*.c'); fi
 # --no-tree: we are not inside a kernel tree. Default strictness: what the kernel asks of a patch.
 "$dir/scripts/checkpatch.pl" --no-tree --quiet --show-types -f "${files[@]}"
 echo "checkpatch: ${#files[@]} files clean"

@@ -1,13 +1,21 @@
 // The one test command: runs every suite (lint, types, host tests, fuzzing, the QEMU kernel lab),
 // streams their output, and ends with the plain `N passed, N failed` line that uvu does not print.
-import { spawn } from 'node:child_process';
+// Lab suites run LAB_JOBS at a time (default: the CPUs, at most 2), each kernel's suites in order
+// (they share its build directory); a suite's output is printed whole when it ends.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, stripVTControlCharacters } from 'node:util';
+import { pool } from './pool.js';
 
 interface Suite {
   name: string;
   cmd: string[];
   /** uvu suites report their own counts; others count as one test by exit status. */
   uvu: boolean;
+  env?: Record<string, string>;
 }
 
 interface Outcome {
@@ -15,10 +23,32 @@ interface Outcome {
   failed: number;
 }
 
+interface Finished extends Outcome {
+  code: number | null;
+  output: string;
+  seconds: number;
+}
+
+interface Result extends Outcome {
+  name: string;
+  seconds: number;
+  /** Failed the same way as the baseline module: the emulator's or the kernel's, not counted. */
+  shared?: string;
+}
+
 // Multi-threaded TCG sometimes runs stale code after the guest kernel patches its own text
 // (kprobe arm/disarm): a baseline module with empty probes on the same symbols locks up or
-// oopses the same way (issue 3). The suites run single-threaded unless LAB_ACCEL says otherwise.
-const LAB_ACCEL = process.env.LAB_ACCEL ?? 'tcg,thread=single';
+// oopses the same way (issue 3). The suites run single-threaded unless LAB_ACCEL says otherwise;
+// the unload suites run in both modes whatever it says.
+const SINGLE = 'tcg,thread=single';
+const MULTI = 'tcg';
+const LAB_ACCEL = process.env.LAB_ACCEL ?? SINGLE;
+// qemu runs -smp 2: multi-threaded TCG keeps two host cores busy, single-threaded one.
+const coresFor = (accel: string) => (accel.includes('thread=single') ? 1 : 2);
+const LAB_JOBS = Number(process.env.LAB_JOBS ?? Math.min(availableParallelism(), 2));
+const BUILD = process.env.BUILD ?? fileURLToPath(new URL('../build', import.meta.url));
+// The lab's default (600 s) is tight for a kernel that shares the host with another.
+const LAB_TIMEOUT = process.env.LAB_TIMEOUT ?? '900';
 
 const GUEST_TESTS = ['node', '--import', 'tsx', 'node_modules/uvu/bin.js', 'test/guest', '\\.test\\.ts$'];
 
@@ -26,13 +56,24 @@ const { values } = parseArgs({
   options: {
     'host-only': { type: 'boolean', default: false },
     'lab-only': { type: 'boolean', default: false },
+    'skip-unload': { type: 'boolean', default: false },
+    'unload-cycles': { type: 'string', default: '50' },
     'fuzz-seconds': { type: 'string', default: '60' },
     kernels: { type: 'string', default: '5.10 6.1 6.12 7' },
   },
 });
+const CYCLES = Number(values['unload-cycles']);
+if (!Number.isInteger(CYCLES) || CYCLES < 1) {
+  console.error(`--unload-cycles ${values['unload-cycles']}: want a whole number of cycles, e.g. 50`);
+  process.exit(2);
+}
+if (!Number.isInteger(LAB_JOBS) || LAB_JOBS < 1) {
+  console.error(`LAB_JOBS=${process.env.LAB_JOBS}: want a whole number of lab suites at once, e.g. 2`);
+  process.exit(2);
+}
 
-function suites(): Suite[] {
-  const host: Suite[] = [
+function hostSuites(): Suite[] {
+  return [
     { name: 'lint', cmd: ['npx', 'biome', 'check', '.'], uvu: false },
     { name: 'checkpatch', cmd: ['test/checkpatch.sh'], uvu: false },
     { name: 'typecheck', cmd: ['npx', 'tsc', '--noEmit', '-p', 'tsconfig.json'], uvu: false },
@@ -42,22 +83,45 @@ function suites(): Suite[] {
       uvu: true,
     },
   ];
-  const fuzz: Suite = {
-    name: `fuzz ${values['fuzz-seconds']} s`,
-    cmd: ['make', '-s', 'fuzz', `FUZZ_SECONDS=${values['fuzz-seconds']}`],
-    uvu: false,
+}
+
+const fuzz: Suite = {
+  name: `fuzz ${values['fuzz-seconds']} s`,
+  cmd: ['make', '-s', 'fuzz', `FUZZ_SECONDS=${values['fuzz-seconds']}`],
+  uvu: false,
+};
+
+const labSuite = (series: string): Suite => ({
+  name: `lab ${series}`,
+  cmd: ['test/vm/boot.sh', series, ...GUEST_TESTS],
+  uvu: true,
+  env: { LAB_ACCEL },
+});
+
+type Module = 'toa' | 'baseline';
+
+/** Where boot.sh keeps a suite's console and results: $BUILD/lab/SERIES-TAG. */
+const unloadTag = (module: Module, accel: string) =>
+  `${module === 'toa' ? 'unload' : 'baseline'}-${coresFor(accel) === 1 ? 'st' : 'mt'}`;
+
+function unloadSuite(series: string, module: Module, accel: string, cycles: number): Suite {
+  const mode = coresFor(accel) === 1 ? 'single-threaded' : 'multi-threaded';
+  return {
+    name: `unload ${series} ${module === 'toa' ? 'toa.ko' : 'baseline'} ${mode} TCG`,
+    cmd: [
+      'test/vm/boot.sh',
+      series,
+      'env',
+      `TOA_UNLOAD_MODULE=${module}`,
+      `TOA_UNLOAD_CYCLES=${cycles}`,
+      'node',
+      '--import',
+      'tsx',
+      'test/guest/unload.ts',
+    ],
+    uvu: true,
+    env: { LAB_ACCEL: accel, LAB_TAG: unloadTag(module, accel) },
   };
-  const lab: Suite[] = (values.kernels ?? '')
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((series) => ({
-      name: `lab ${series}`,
-      cmd: ['test/vm/boot.sh', series, ...GUEST_TESTS],
-      uvu: true,
-    }));
-  if (values['host-only']) return host;
-  if (values['lab-only']) return lab;
-  return [...host, fuzz, ...lab];
 }
 
 // uvu prints "Total: N / Passed: N / Skipped: N"; colours are stripped before reading them.
@@ -71,52 +135,153 @@ function uvuCounts(output: string): Outcome | null {
   return { passed: sum(passed), failed: sum(total) - sum(passed) - sum(skipped) };
 }
 
-function run(suite: Suite): Promise<Outcome> {
+function outcome(suite: Suite, code: number | null, output: string): Outcome {
+  if (!suite.uvu) return code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
+  const counts = uvuCounts(output);
+  // A suite that exits non-zero or reports no test at all has failed, whatever it counted.
+  if (!counts || counts.passed + counts.failed === 0) return { passed: 0, failed: 1 };
+  if (code !== 0 && counts.failed === 0) return { passed: counts.passed, failed: 1 };
+  return counts;
+}
+
+/** Runs a suite; `live` streams its output, otherwise it is printed whole at the end. */
+function run(suite: Suite, live: boolean): Promise<Finished> {
   return new Promise((resolve) => {
     const started = Date.now();
-    console.log(`\n== ${suite.name}: ${suite.cmd.join(' ')}`);
+    const header = `\n== ${suite.name}: ${suite.cmd.join(' ')}`;
+    console.log(live ? header : `== ${suite.name}: started`);
     const [file, ...args] = suite.cmd as [string, ...string[]];
     const child = spawn(file, args, {
-      env: { ...process.env, FORCE_COLOR: '0', LAB_ACCEL },
+      env: { ...process.env, FORCE_COLOR: '0', LAB_TIMEOUT, ...suite.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     const keep = (chunk: Buffer, to: NodeJS.WriteStream) => {
       output += chunk.toString();
-      to.write(chunk);
+      if (live) to.write(chunk);
     };
     child.stdout.on('data', (c: Buffer) => keep(c, process.stdout));
     child.stderr.on('data', (c: Buffer) => keep(c, process.stderr));
-    child.on('error', (err) => {
-      console.log(`== ${suite.name}: could not start: ${err.message}`);
-      resolve({ passed: 0, failed: 1 });
-    });
-    child.on('close', (code) => {
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      let outcome: Outcome;
-      if (!suite.uvu) outcome = code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
-      else {
-        const counts = uvuCounts(output);
-        // A suite that exits non-zero or reports no test at all has failed, whatever it counted.
-        if (!counts || counts.passed + counts.failed === 0) outcome = { passed: 0, failed: 1 };
-        else if (code !== 0 && counts.failed === 0) outcome = { passed: counts.passed, failed: 1 };
-        else outcome = counts;
-      }
+    const done = (code: number | null, o: Outcome) => {
+      const seconds = (Date.now() - started) / 1000;
+      if (!live) process.stdout.write(`${header}\n${output}`);
       console.log(
-        `== ${suite.name}: exit ${code}, ${outcome.passed} passed, ${outcome.failed} failed, ${seconds} s`,
+        `== ${suite.name}: exit ${code}, ${o.passed} passed, ${o.failed} failed, ${seconds.toFixed(1)} s`,
       );
-      resolve(outcome);
+      resolve({ ...o, code, output, seconds });
+    };
+    child.on('error', (err) => {
+      output += `could not start: ${err.message}\n`;
+      done(null, { passed: 0, failed: 1 });
     });
+    child.on('close', (code) => done(code, outcome(suite, code, output)));
   });
 }
 
-const results: Array<[string, Outcome]> = [];
-for (const suite of suites()) results.push([suite.name, await run(suite)]);
+const results: Result[] = [];
+const record = (name: string, f: Finished): void => {
+  results.push({ name, passed: f.passed, failed: f.failed, seconds: f.seconds });
+};
 
-console.log('\nSummary:');
-for (const [name, o] of results)
-  console.log(`  ${o.failed ? 'FAIL' : 'ok  '} ${name}: ${o.passed} passed, ${o.failed} failed`);
-const passed = results.reduce((a, [, o]) => a + o.passed, 0);
-const failed = results.reduce((a, [, o]) => a + o.failed, 0);
+// What the guest's kernel said when it went wrong: boot.sh exits 124 on a hang, 125 when the
+// guest died (panic; the unload program panics lockups), and test/guest/unload.ts prints the
+// kernel's complaints as `unload: kernel log: ...` when the guest lived on.
+type Fault = 'hang' | 'crash' | 'kernel log' | 'check';
+const FAULT_LINE =
+  /\b(BUG|WARNING|Oops)\b|Kernel panic|soft lockup|hard LOCKUP|detected stall|general protection|RIP: /;
+
+function fault(f: Finished): Fault {
+  if (f.code === 124) return 'hang';
+  if (f.code === 125) return 'crash';
+  return f.output.includes('unload: kernel log:') ? 'kernel log' : 'check';
+}
+
+function trace(f: Finished, dir: string): string {
+  const fromGuest = f.output.split('\n').filter((l) => l.startsWith('unload: kernel log:'));
+  if (fromGuest.length) return fromGuest.slice(0, 40).join('\n');
+  const log = join(dir, 'console.log');
+  const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [];
+  const at = lines.findIndex((l) => FAULT_LINE.test(l));
+  const excerpt = at < 0 ? lines.slice(-30) : lines.slice(Math.max(0, at - 2), at + 38);
+  return `${log}:\n${excerpt.join('\n')}`;
+}
+
+/**
+ * toa.ko's unload cycles under multi-threaded TCG; when they fail with a kernel fault, the
+ * baseline's under the same mode decide whose it is. Leaves $BUILD/lab/SERIES-unload-mt/verdict
+ * (ok | shared | failed) for .ci/run.
+ */
+async function unloadMulti(series: string, lab: ReturnType<typeof pool>): Promise<void> {
+  const suite = unloadSuite(series, 'toa', MULTI, CYCLES);
+  const dir = join(BUILD, 'lab', `${series}-${unloadTag('toa', MULTI)}`);
+  const verdict = (v: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'verdict'), `${v}\n`);
+  };
+  const mt = await lab(coresFor(MULTI), () => run(suite, false));
+  if (mt.failed === 0) {
+    verdict('ok');
+    return record(suite.name, mt);
+  }
+  const kind = fault(mt);
+  if (kind === 'check') {
+    verdict('failed');
+    console.log(`== ${suite.name}: a check of ours failed (not a kernel fault): toa.ko's failure`);
+    return record(suite.name, mt);
+  }
+  // The emulator's faults come at random: twice the cycles give the baseline a fair chance to
+  // show one that struck toa.ko once (a 1-in-33-cycles fault spares 100 cycles 5% of the time).
+  const baseline = unloadSuite(series, 'baseline', MULTI, 2 * CYCLES);
+  const base = await lab(coresFor(MULTI), () => run(baseline, false));
+  const baseKind = fault(base);
+  const ours = trace(mt, dir);
+  if (base.failed === 0 || baseKind === 'check') {
+    verdict('failed');
+    console.log(`== ${suite.name}: ${kind}, and the baseline did not fail so: toa.ko's failure\n${ours}`);
+    record(baseline.name, base);
+    return record(suite.name, mt);
+  }
+  const theirs = trace(base, join(BUILD, 'lab', `${series}-${unloadTag('baseline', MULTI)}`));
+  const shared = `toa.ko: ${kind}; baseline: ${baseKind}`;
+  verdict(`shared: ${shared}`);
+  console.log(
+    `== ${suite.name}: shared with the baseline: emulator/kernel (${shared})\n` +
+      `-- toa.ko:\n${ours}\n-- baseline:\n${theirs}`,
+  );
+  results.push({ name: suite.name, passed: 0, failed: 0, seconds: mt.seconds, shared });
+  results.push({ name: baseline.name, passed: 0, failed: 0, seconds: base.seconds, shared });
+}
+
+async function labKernels(kernels: string[]): Promise<void> {
+  // Fetched one at a time first: their APT lists are shared.
+  for (const series of kernels)
+    spawnSync('test/vm/kernel.sh', [series], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const lab = pool(LAB_JOBS);
+  const kernel = async (series: string) => {
+    const one = labSuite(series);
+    record(one.name, await lab(coresFor(LAB_ACCEL), () => run(one, false)));
+    if (values['skip-unload']) return;
+    const st = unloadSuite(series, 'toa', SINGLE, CYCLES);
+    record(st.name, await lab(coresFor(SINGLE), () => run(st, false)));
+    await unloadMulti(series, lab);
+  };
+  await Promise.all(kernels.map(kernel));
+}
+
+const started = Date.now();
+const host = values['host-only'] ? hostSuites() : [...hostSuites(), fuzz];
+if (!values['lab-only']) for (const suite of host) record(suite.name, await run(suite, true));
+if (!values['host-only']) await labKernels((values.kernels ?? '').split(/\s+/).filter(Boolean));
+
+console.log(`\nSummary (${((Date.now() - started) / 1000).toFixed(0)} s, lab suites ${LAB_JOBS} at a time):`);
+for (const r of results) {
+  const state = r.shared ? 'shared' : r.failed ? 'FAIL  ' : 'ok    ';
+  const what = r.shared
+    ? `with the baseline, emulator/kernel: ${r.shared}`
+    : `${r.passed} passed, ${r.failed} failed`;
+  console.log(`  ${state} ${r.name}: ${what} (${r.seconds.toFixed(0)} s)`);
+}
+const passed = results.reduce((a, r) => a + r.passed, 0);
+const failed = results.reduce((a, r) => a + r.failed, 0);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -2,7 +2,8 @@
 # Boot one lab kernel in QEMU (TCG, no NIC) with the host's root as a read-only 9p share, run
 # CMD from the repo root inside it, print its output and exit with its status.
 # Usage: test/vm/boot.sh SERIES CMD...     env: LAB_TIMEOUT (seconds, default 600),
-#   LAB_ACCEL (default tcg; tcg,thread=single for single-threaded TCG)
+#   LAB_ACCEL (default tcg; tcg,thread=single for single-threaded TCG),
+#   LAB_TAG (console and results in $BUILD/lab/SERIES-TAG rather than $BUILD/lab/SERIES)
 # Exit: CMD's status; 124 when the guest timed out; 125 when it stopped without a status
 # (panic, oops, failed mount: the last console lines say which).
 set -euo pipefail
@@ -21,9 +22,10 @@ here=$(dirname "$0")
 
 kver=$("$here/kernel.sh" "$series")
 ko=$("$here/build-kmod.sh" "$series")
+baseline_ko=$("$here/build-kmod.sh" "$series" baseline)
 initrd=$("$here/initramfs.sh" "$series")
 root=$(series_dir "$series")/root
-lab=$BUILD/lab/$series
+lab=$BUILD/lab/$series${LAB_TAG:+-$LAB_TAG}
 share=$lab/share
 
 rm -rf "$share" "$lab/console.1.log" && mkdir -p "$share"
@@ -33,6 +35,7 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   echo "TOA_SERIES=$(q "$series")"
   echo "TOA_KVER=$(q "$kver")"
   echo "TOA_KO=$(q "$ko")"
+  echo "TOA_BASELINE_KO=$(q "$baseline_ko")"
   echo "TOA_MODROOT=$(q "$root")"
 } >"$share/env"
 {

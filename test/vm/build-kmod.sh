@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Build kmod/ against one lab kernel's headers into $BUILD/kmod/SERIES (a copy of the sources,
 # so the tree stays clean and kernels build side by side). Prints the .ko path.
-# Usage: test/vm/build-kmod.sh SERIES      SERIES: 5.10 | 6.1 | 6.12 | 7
+# Usage: test/vm/build-kmod.sh SERIES [baseline]      SERIES: 5.10 | 6.1 | 6.12 | 7
+#   baseline: build test/vm/baseline/ (empty probes on toa.ko's symbols) into $BUILD/baseline/SERIES
 set -euo pipefail
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-series=${1:?usage: build-kmod.sh SERIES}
+series=${1:?usage: build-kmod.sh SERIES [baseline]}
 kver=$("$(dirname "$0")/kernel.sh" "$series")
 root=$(series_dir "$series")/root
 headers=$root/usr/src/linux-headers-$kver
-out=$BUILD/kmod/$series
+src=$REPO/kmod out=$BUILD/kmod/$series ko=toa.ko
+case ${2:-} in
+'') ;;
+baseline) src=$REPO/test/vm/baseline out=$BUILD/baseline/$series ko=toa_baseline.ko ;;
+*) die "unknown module '$2' (want nothing for toa.ko, or baseline)" ;;
+esac
 
 # kmod/toa_parse.[ch] come from another change; wait for them rather than build half a module.
 for _ in $(seq 120); do
@@ -20,7 +26,7 @@ done
 
 mkdir -p "$out"
 # -p keeps mtimes, so make rebuilds only what changed.
-cp -p "$REPO"/kmod/{Kbuild,Makefile} "$REPO"/kmod/*.[ch] "$out/"
+cp -p "$src"/{Kbuild,Makefile} "$src"/*.[ch] "$out/"
 
 make_args=(-j"$(nproc)" KDIR="$headers")
 case $series in
@@ -54,4 +60,4 @@ if [[ $series == 7 ]]; then
 else
   make -C "$out" "${make_args[@]}" modules >&2
 fi
-echo "$out/toa.ko"
+echo "$out/$ko"

@@ -49,7 +49,7 @@ for m in /lib/modules/*.ko; do insmod "$m" || echo "lab: insmod $m failed"; done
 p9='trans=virtio,version=9p2000.L,msize=512000'
 mount -t 9p -o "ro,cache=loose,$p9" hostroot /host || echo "lab: cannot mount the host root"
 mount -t 9p -o "$p9" results /results || echo "lab: cannot mount the results share"
-# boot.sh wrote TOA_SERIES, TOA_KVER, TOA_KO, TOA_MODROOT, TOA_REPO there.
+# boot.sh wrote TOA_SERIES, TOA_KVER, TOA_KO, TOA_BASELINE_KO, TOA_MODROOT there.
 . /results/env
 
 # What a chroot needs; everything writable is a tmpfs, the host's files stay read-only.
@@ -70,7 +70,7 @@ echo; echo "lab: running the guest command"
 set -o pipefail
 chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 TOA_SERIES="$TOA_SERIES" TOA_KVER="$TOA_KVER" TOA_KO="$TOA_KO" \
-  TOA_MODROOT="$TOA_MODROOT" /bin/bash /tmp/results/cmd.sh 2>&1 | tee /results/out.log >/dev/console
+  TOA_BASELINE_KO="$TOA_BASELINE_KO" TOA_MODROOT="$TOA_MODROOT" /bin/bash /tmp/results/cmd.sh 2>&1 | tee /results/out.log >/dev/console
 echo $? >/results/rc
 echo "lab: guest command exited $(cat /results/rc)"
 sync

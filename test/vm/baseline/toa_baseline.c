@@ -4,7 +4,7 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 
-static int toa_baseline_nop(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int toa_baseline_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	return 0;
 }
@@ -14,50 +14,77 @@ static int toa_baseline_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-static struct kprobe toa_baseline_kp = {
-	.symbol_name = "inet_sock_destruct",
-	.pre_handler = toa_baseline_pre,
-};
-
-#define TOA_BASELINE_RP(sym) { \
+/* A kprobe is the kretprobe's own kp, registered alone (no handler). */
+#define TOA_BASELINE_KPROBE(sym) { \
 	.kp.symbol_name = sym, \
-	.entry_handler = toa_baseline_nop, \
-	.handler = toa_baseline_nop, \
+	.kp.pre_handler = toa_baseline_pre, \
+}
+
+#define TOA_BASELINE_KRETPROBE(sym) { \
+	.kp.symbol_name = sym, \
+	.entry_handler = toa_baseline_ret, \
+	.handler = toa_baseline_ret, \
 	.data_size = 32, \
 }
 
-static struct kretprobe toa_baseline_rps[] = {
-	TOA_BASELINE_RP("tcp_v4_syn_recv_sock"),
-	TOA_BASELINE_RP("tcp_v6_syn_recv_sock"),
-	TOA_BASELINE_RP("inet_getname"),
-	TOA_BASELINE_RP("inet6_getname"),
+/* Keep in step with kmod/toa_hooks.c: the same symbols, the same kinds. */
+static struct kretprobe toa_baseline_probes[] = {
+	TOA_BASELINE_KPROBE("inet_sock_destruct"),
+	TOA_BASELINE_KRETPROBE("tcp_v4_syn_recv_sock"),
+	TOA_BASELINE_KRETPROBE("tcp_v6_syn_recv_sock"),
+	TOA_BASELINE_KRETPROBE("inet_getname"),
+	TOA_BASELINE_KRETPROBE("inet6_getname"),
 };
 
-static struct kretprobe *toa_baseline_list[] = {
-	&toa_baseline_rps[0], &toa_baseline_rps[1],
-	&toa_baseline_rps[2], &toa_baseline_rps[3],
-};
+static bool toa_baseline_is_kprobe(const struct kretprobe *rp)
+{
+	return !rp->handler;
+}
+
+static int toa_baseline_register(struct kretprobe *rp)
+{
+	if (toa_baseline_is_kprobe(rp))
+		return register_kprobe(&rp->kp);
+	/* as toa.ko sizes it: the default silently misses under concurrency */
+	rp->maxactive = 64 * num_possible_cpus();
+	return register_kretprobe(rp);
+}
+
+static void toa_baseline_unregister(struct kretprobe *rp)
+{
+	if (toa_baseline_is_kprobe(rp))
+		unregister_kprobe(&rp->kp);
+	else
+		unregister_kretprobe(rp);
+}
 
 static int __init toa_baseline_init(void)
 {
 	unsigned int i;
 	int err;
 
-	err = register_kprobe(&toa_baseline_kp);
-	if (err)
-		return err;
-	for (i = 0; i < ARRAY_SIZE(toa_baseline_rps); i++)
-		toa_baseline_rps[i].maxactive = 64 * num_possible_cpus();
-	err = register_kretprobes(toa_baseline_list, ARRAY_SIZE(toa_baseline_list));
-	if (err)
-		unregister_kprobe(&toa_baseline_kp);
+	for (i = 0; i < ARRAY_SIZE(toa_baseline_probes); i++) {
+		err = toa_baseline_register(&toa_baseline_probes[i]);
+		if (err) {
+			pr_err("toa_baseline: cannot probe %s: %d\n",
+			       toa_baseline_probes[i].kp.symbol_name, err);
+			goto err_unwind;
+		}
+	}
+	return 0;
+
+err_unwind:
+	while (i--)
+		toa_baseline_unregister(&toa_baseline_probes[i]);
 	return err;
 }
 
 static void __exit toa_baseline_exit(void)
 {
-	unregister_kretprobes(toa_baseline_list, ARRAY_SIZE(toa_baseline_list));
-	unregister_kprobe(&toa_baseline_kp);
+	unsigned int i = ARRAY_SIZE(toa_baseline_probes);
+
+	while (i--)
+		toa_baseline_unregister(&toa_baseline_probes[i]);
 }
 
 module_init(toa_baseline_init);

@@ -10,6 +10,7 @@
 #include "toa_hooks.h"
 #include "toa_main.h"
 #include "toa_parse.h"
+#include "toa_sockopt.h"
 #include "toa_state.h"
 #include "toa_stats.h"
 #include "toa_trust.h"
@@ -70,11 +71,16 @@ static int __init toa_init(void)
 	err = toa_hooks_register();
 	if (err)
 		goto err_state;
+	err = toa_sockopt_register();
+	if (err)
+		goto err_hooks;
 	if (toa_trust_empty())
 		pr_info("no trust list: TOA accepted from any source\n");
 	pr_info("version %s loaded\n", TOA_VERSION);
 	return 0;
 
+err_hooks:
+	toa_hooks_unregister();
 err_state:
 	toa_state_exit();
 	rcu_barrier();
@@ -85,6 +91,7 @@ err_stats:
 
 static void __exit toa_exit(void)
 {
+	toa_sockopt_unregister();
 	toa_hooks_unregister();
 	toa_state_exit();
 	/* the kfree_rcu()s above complete before the module text goes */

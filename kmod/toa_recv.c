@@ -10,6 +10,7 @@
 #include "toa_state.h"
 #include "toa_stats.h"
 #include "toa_trust.h"
+#include "uapi/toa.h"
 
 /* Source address of the segment; false when the header is not there. */
 static bool toa_recv_source(const struct sk_buff *skb, bool v4conn,
@@ -88,6 +89,8 @@ static int toa_recv_parse(const struct sk_buff *skb, bool v4conn,
 		return 0;
 	}
 	toa_recv_count(toa, v4conn);
+	/* the completing ACK may already carry the first data */
+	toa->seen = skb->len > off + th->doff * 4 ? TOA_SEEN_DATA : TOA_SEEN_ACK;
 	return 1;
 }
 

@@ -21,6 +21,7 @@ done
 mkdir -p "$out"
 # -p keeps mtimes, so make rebuilds only what changed.
 cp -p "$REPO"/kmod/{Kbuild,Makefile} "$REPO"/kmod/*.[ch] "$out/"
+mkdir -p "$out/uapi" && cp -p "$REPO"/kmod/uapi/*.h "$out/uapi/"
 
 make_args=(-j"$(nproc)" KDIR="$headers")
 case $series in

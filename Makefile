@@ -42,6 +42,8 @@ lab: build
 bench: build
 	for k in $(KERNELS); do test/vm/boot.sh $$k node --import tsx test/bench/getpeername.ts || exit 1; done
 	npx tsx test/bench/inspect.ts
+	npx tsx test/bench/binding.ts
+	for k in $(KERNELS); do BENCH_ITERS=50000 test/vm/boot.sh $$k node --import tsx test/bench/binding.ts --guest || exit 1; done
 
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
 demo: build

@@ -43,7 +43,7 @@ export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
   const client = endpoint(b, b[4] ?? 0, 16, port);
   const lb = endpoint(b, b[5] ?? 0, 32, b.readUInt16BE(10));
   if (!client || !lb) throw new Error(`toa.ko answered unknown families ${b[4]}/${b[5]}`);
-  const peer: OriginalPeer = { ...client, via: 'toa', lb };
+  const peer: OriginalPeer = { address: client.address, port, family: client.family, via: 'toa', lb };
   const format = FORMAT_NAMES[b[6] ?? -1];
   if (format) peer.format = format;
   const seen = SEEN[b[7] ?? 0];

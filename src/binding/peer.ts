@@ -1,6 +1,6 @@
 // originalPeer(): who is really at the other end of a TCP connection, per toa.ko.
 import type { Socket } from 'node:net';
-import { decodePeerInfo, decodeSockaddr, type Endpoint, type OriginalPeer } from './decode.js';
+import { decodePeerInfo, decodeSockaddr, type OriginalPeer } from './decode.js';
 import { debug, syscalls } from './load.js';
 import {
   EBADF,
@@ -38,17 +38,21 @@ function fdOf(socket: Socket): number {
   return fd;
 }
 
-/** The plain peer: Node's own (cached) remoteAddress when there is a socket, else getpeername. */
-function plainPeer(sys: Syscalls, fd: number, socket?: Socket): Endpoint | null {
+/**
+ * The plain peer: Node's own (cached) remoteAddress when there is a socket, else getpeername.
+ * Object literals, not spreads: a spread here cost more than the syscall.
+ */
+function plainPeer(sys: Syscalls, fd: number, socket?: Socket): OriginalPeer | null {
   if (socket) {
     const { remoteAddress: address, remotePort: port, remoteFamily: family } = socket;
     if (address === undefined || port === undefined) return null;
-    return { address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    return { address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4', via: 'peer' };
   }
   const r = sys.peerName(fd, addr);
   if (r === -ENOTCONN) return null;
   if (r < 0) throw new Error(`originalPeer: getpeername(fd ${fd}) failed, errno ${-r}`);
-  return decodeSockaddr(addr);
+  const peer = decodeSockaddr(addr);
+  return peer && { address: peer.address, port: peer.port, family: peer.family, via: 'peer' };
 }
 
 /** One uncached lookup through `sys`: what originalPeer() answers before caching. */
@@ -62,8 +66,7 @@ export function lookup(sys: Syscalls, fd: number, socket?: Socket, level = IPPRO
   }
   // ENOENT: no TOA on this socket. Anything else (a non-IP socket...): no TOA either.
   if (r !== -ENOENT && r !== -ENOPROTOOPT) debug('getsockopt(fd %d) errno %d: plain peer', fd, -r);
-  const peer = plainPeer(sys, fd, socket);
-  return peer && { ...peer, via: 'peer' };
+  return plainPeer(sys, fd, socket);
 }
 
 /**

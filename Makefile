@@ -43,7 +43,7 @@ bench: build
 	for k in $(KERNELS); do test/vm/boot.sh $$k node --import tsx test/bench/getpeername.ts || exit 1; done
 	npx tsx test/bench/inspect.ts
 	npx tsx test/bench/binding.ts
-	for k in $(KERNELS); do BENCH_ITERS=50000 test/vm/boot.sh $$k node --import tsx test/bench/binding.ts --guest || exit 1; done
+	for k in $(KERNELS); do test/vm/boot.sh $$k env BENCH_ITERS=50000 node --import tsx test/bench/binding.ts --guest || exit 1; done
 
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
 demo: build

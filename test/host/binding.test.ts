@@ -1,8 +1,12 @@
 // originalPeer() on the host, where toa.ko is not loaded: the plain peer (via 'peer') through both
 // bindings, the errors an app can hit, TOA_BINDING, the wire decoding, and the types a consumer sees.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadAddon } from '../../src/binding/addon.js';
@@ -67,6 +71,65 @@ for (const host of ['127.0.0.1', '::1']) {
     }
   });
 }
+
+test('a TLS socket (TLSWrap handle) and an http2 req.socket (a proxy) answer like their remoteAddress', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'toa-tls-'));
+  const [key, cert] = [join(dir, 'k.pem'), join(dir, 'c.pem')];
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+    ]),
+    { stdio: 'ignore' },
+  );
+  const opts = { key: readFileSync(key), cert: readFileSync(cert) };
+  const seen = await new Promise<[unknown, unknown]>((resolve, reject) => {
+    const server = tls.createServer(opts, (s) => {
+      resolve([
+        originalPeer(s),
+        { address: s.remoteAddress, port: s.remotePort, family: 'IPv4', via: 'peer' },
+      ]);
+      s.destroy();
+      server.close();
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }).on('error', () => {});
+    });
+    server.on('error', reject);
+  });
+  assert.equal(seen[0], seen[1]);
+  const h2 = await new Promise<[unknown, unknown]>((resolve) => {
+    let answer: [unknown, unknown] = [null, null];
+    const server = http2.createServer((req, res) => {
+      const s = req.socket as unknown as net.Socket;
+      answer = [
+        originalPeer(s),
+        { address: s.remoteAddress, port: s.remotePort, family: 'IPv4', via: 'peer' },
+      ];
+      res.end();
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      const c = http2.connect(`http://127.0.0.1:${port}`);
+      const r = c.request({ ':path': '/' });
+      r.resume();
+      r.on('end', () => {
+        c.close();
+        server.close();
+        resolve(answer);
+      });
+    });
+  });
+  assert.equal(h2[0], h2[1]);
+});
 
 test('a destroyed socket throws a clear error, even once cached', async () => {
   const { s, close } = await accepted('127.0.0.1');

@@ -33,8 +33,10 @@ int main(int argc, char **argv)
 	t0 = now_ns();
 	for (i = 0; i < iters; i++) {
 		len = sizeof(addr);
-		if (getpeername(3, (struct sockaddr *)&addr, &len))
-			return perror("getpeername(3)"), 1;
+		if (getpeername(3, (struct sockaddr *)&addr, &len)) {
+			perror("getpeername(3)");
+			return 1;
+		}
 	}
 	peer_ns = (now_ns() - t0) / iters;
 	t0 = now_ns();

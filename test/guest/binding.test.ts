@@ -2,6 +2,8 @@
 // the addon and through ffi-rs, on AF_INET, AF_INET6 and dual-stack listeners. The TUN peer plays
 // the load balancer; test/guest/binding-server.ts is the app and reports what each path answered.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -224,6 +226,44 @@ test('toa.ko not loaded (ENOPROTOOPT): via peer, never an error', async () => {
   } finally {
     load();
   }
+});
+
+test('rmmod while getsockopt(TOA_SO_GET_PEER) runs in a loop: no BUG/WARNING/Oops, the lookup comes back', async () => {
+  const logBefore = run('dmesg');
+  const bin = '/tmp/toa-bind-syscall';
+  run('cc', '-O2', '-o', bin, join(process.cwd(), 'test/bench/syscall.c'));
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const s = await accepted;
+  const fd = (s as unknown as { _handle: { fd: number } })._handle.fd;
+  const hammer = spawn(bin, ['1', '100000000'], { stdio: ['ignore', 'pipe', 'inherit', fd] });
+  let cycles = 0;
+  let busy = 0;
+  for (let i = 0; i < 40; i++) {
+    try {
+      run('rmmod', 'toa');
+    } catch {
+      busy++; // a caller inside the handler holds a module reference: EBUSY, try again
+      continue;
+    }
+    cycles++;
+    run('insmod', ko);
+  }
+  assert.is(hammer.exitCode, null, 'the getsockopt loop ran through every rmmod');
+  hammer.kill();
+  console.log(`  rmmod under getsockopt load: ${cycles} unloads, ${busy} EBUSY`);
+  client.destroy();
+  s.destroy();
+  server.close();
+  assert.ok(cycles > 0, `rmmod never succeeded (${busy} times busy)`);
+  const fresh = run('dmesg').slice(logBefore.length);
+  const bad = fresh.split('\n').filter((line) => /\b(BUG|WARNING|Oops)\b/.test(line));
+  assert.equal(bad, [], `kernel log:\n${fresh}`);
+  const { a, c, toaPort } = await through(PORTS.v4, { format: '254/8', client: CLIENT4 });
+  assert.is(a.addon.socket && (a.addon.socket as OriginalPeer).port, toaPort);
+  c.abort();
 });
 
 test.run();

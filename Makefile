@@ -14,8 +14,10 @@ all: build
 deps:
 	test/deps.sh
 
+# The addon too: lab guests share the host's root read-only, so it must be built here.
 build: deps
 	npm run build
+	npm run build:native
 	$(MAKE) -C test/c BUILD=$(BUILD)/c
 
 lint: deps
@@ -40,6 +42,8 @@ lab: build
 bench: build
 	for k in $(KERNELS); do test/vm/boot.sh $$k sh -c 'node --import tsx test/bench/getpeername.ts && node --import tsx test/bench/accepts.ts' || exit 1; done
 	npx tsx test/bench/inspect.ts
+	npx tsx test/bench/binding.ts
+	for k in $(KERNELS); do test/vm/boot.sh $$k env BENCH_ITERS=50000 node --import tsx test/bench/binding.ts --guest || exit 1; done
 
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
 demo: build

@@ -11,6 +11,7 @@
 #include "toa_main.h"
 #include "toa_parse.h"
 #include "toa_stash.h"
+#include "toa_sockopt.h"
 #include "toa_state.h"
 #include "toa_stats.h"
 #include "toa_syn.h"
@@ -79,11 +80,16 @@ static int __init toa_init(void)
 	err = toa_syn_register();
 	if (err)
 		goto err_hooks;
+	err = toa_sockopt_register();
+	if (err)
+		goto err_syn;
 	if (toa_trust_empty())
 		pr_info("no trust list: TOA accepted from any source\n");
 	pr_info("version %s loaded\n", TOA_VERSION);
 	return 0;
 
+err_syn:
+	toa_syn_unregister();
 err_hooks:
 	toa_hooks_unregister();
 err_stash:
@@ -98,6 +104,7 @@ err_stats:
 
 static void __exit toa_exit(void)
 {
+	toa_sockopt_unregister();
 	toa_syn_unregister();
 	toa_hooks_unregister();
 	toa_stash_exit();

@@ -54,7 +54,7 @@ enum toa_err {
 #define TOA_HAS_VIP	0x02	/* vport and vip are valid (254/16) */
 
 /*
- * One decoded TOA, 28 bytes. Ports stay in network order so they can be
+ * One decoded TOA, 30 bytes. Ports stay in network order so they can be
  * copied into a sockaddr as they are. For family 4 only addr[0..3] is
  * meaningful (the rest is zero).
  */
@@ -67,6 +67,7 @@ struct toa_addr {
 	toa_be16 vport;
 	u8 addr[16];
 	u8 vip[4];
+	u8 seen;		/* TOA_SEEN_* of uapi/toa.h, set by the caller */
 };
 
 /*

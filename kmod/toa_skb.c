@@ -8,6 +8,7 @@
 #include "toa_skb.h"
 #include "toa_stats.h"
 #include "toa_trust.h"
+#include "uapi/toa.h"
 
 /* Source and destination addresses; false when the header is not there. */
 static bool toa_skb_addrs(const struct sk_buff *skb, bool v4conn,
@@ -73,6 +74,11 @@ int toa_skb_toa(const struct sk_buff *skb, bool v4conn, unsigned int parsed,
 		toa_stats_inc(TOA_S_UNTRUSTED);
 		return 0;
 	}
+	if (th->syn)
+		toa->seen = TOA_SEEN_SYN;
+	else	/* the completing ACK may already carry the first data */
+		toa->seen = skb->len > off + th->doff * 4 ?
+			    TOA_SEEN_DATA : TOA_SEEN_ACK;
 	return 1;
 }
 

@@ -27,6 +27,7 @@ done
 mkdir -p "$out"
 # -p keeps mtimes, so make rebuilds only what changed.
 cp -p "$src"/{Kbuild,Makefile} "$src"/*.[ch] "$out/"
+mkdir -p "$out/uapi" && cp -p "$src"/uapi/*.h "$out/uapi/"
 
 make_args=(-j"$(nproc)" KDIR="$headers")
 case $series in

@@ -1,0 +1,28 @@
+// The N-API addon native/toa_peer.c, as node-gyp builds it at npm install.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Syscalls } from './syscalls.js';
+
+// src/binding (tsx) and dist/src/binding (built) sit at different depths below the package root.
+const CANDIDATES = [
+  '../../native/build/Release/toa_peer.node',
+  '../../../native/build/Release/toa_peer.node',
+];
+
+interface Addon {
+  peerInfo(fd: number, level: number, buf: Buffer): number;
+  peerName(fd: number, buf: Buffer): number;
+}
+
+/** The addon, or an Error saying why it is not there. */
+export function loadAddon(): Syscalls | Error {
+  const path = CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((p) => existsSync(p));
+  if (!path) return new Error('native/build/Release/toa_peer.node is not built (npm run build:native)');
+  try {
+    const addon = createRequire(import.meta.url)(path) as Addon;
+    return { kind: 'addon', peerInfo: addon.peerInfo, peerName: addon.peerName };
+  } catch (err) {
+    return new Error(`cannot load ${path}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,58 @@
+// struct toa_peer_info (kmod/uapi/toa.h) and struct sockaddr bytes -> plain objects.
+import { endianness } from 'node:os';
+import { addressTextAt } from '../wire/addr.js';
+import { FORMAT_NAMES, type FormatName } from '../wire/formats.js';
+import { AF_INET, AF_INET6 } from './syscalls.js';
+
+export type Family = 'IPv4' | 'IPv6';
+export type SeenIn = 'syn' | 'ack' | 'data';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+  family: Family;
+}
+
+export interface OriginalPeer extends Endpoint {
+  /** 'toa': the client a TOA named; 'peer': the socket's own peer (no TOA, or toa.ko not loaded). */
+  via: 'toa' | 'peer';
+  /** The load balancer that carried the TOA: the connection's raw peer. */
+  lb?: Endpoint;
+  format?: FormatName;
+  seenIn?: SeenIn;
+}
+
+const LE = endianness() === 'LE';
+const u16 = (b: Buffer, at: number) => (LE ? b.readUInt16LE(at) : b.readUInt16BE(at));
+const SEEN: Record<number, SeenIn> = { 1: 'syn', 2: 'ack', 3: 'data' };
+const HAS_PORT = 0x01;
+
+/** An address of family AF_INET/AF_INET6 at `at`; null for any other family. */
+function endpoint(b: Buffer, family: number, addrAt: number, port: number): Endpoint | null {
+  if (family === AF_INET) return { address: addressTextAt(b, addrAt, 4), port, family: 'IPv4' };
+  if (family === AF_INET6) return { address: addressTextAt(b, addrAt, 16), port, family: 'IPv6' };
+  return null;
+}
+
+/** A filled toa_peer_info; the client port is 0 when the format carries none (28/x, hostid). */
+export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
+  const version = u16(b, 0);
+  if (filled < 48 || version < 1)
+    throw new Error(`toa.ko answered a toa_peer_info v${version} of ${filled} bytes`);
+  const port = b[12] && b[12] & HAS_PORT ? b.readUInt16BE(8) : 0;
+  const client = endpoint(b, b[4] ?? 0, 16, port);
+  const lb = endpoint(b, b[5] ?? 0, 32, b.readUInt16BE(10));
+  if (!client || !lb) throw new Error(`toa.ko answered unknown families ${b[4]}/${b[5]}`);
+  const peer: OriginalPeer = { address: client.address, port, family: client.family, via: 'toa', lb };
+  const format = FORMAT_NAMES[b[6] ?? -1];
+  if (format) peer.format = format;
+  const seen = SEEN[b[7] ?? 0];
+  if (seen) peer.seenIn = seen;
+  return peer;
+}
+
+/** A getpeername() sockaddr; null when it is not AF_INET/AF_INET6. */
+export function decodeSockaddr(b: Buffer): Endpoint | null {
+  const family = u16(b, 0);
+  return endpoint(b, family, family === AF_INET ? 4 : 8, b.readUInt16BE(2));
+}

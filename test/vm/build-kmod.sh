@@ -27,7 +27,7 @@ done
 mkdir -p "$out"
 # -p keeps mtimes, so make rebuilds only what changed.
 cp -p "$src"/{Kbuild,Makefile} "$src"/*.[ch] "$out/"
-mkdir -p "$out/uapi" && cp -p "$src"/uapi/*.h "$out/uapi/"
+if [[ -d $src/uapi ]]; then mkdir -p "$out/uapi" && cp -p "$src"/uapi/*.h "$out/uapi/"; fi
 
 make_args=(-j"$(nproc)" KDIR="$headers")
 case $series in

@@ -9,6 +9,7 @@
 
 #include "toa_hooks.h"
 #include "toa_main.h"
+#include "toa_ops.h"
 #include "toa_parse.h"
 #include "toa_state.h"
 #include "toa_stats.h"
@@ -67,14 +68,19 @@ static int __init toa_init(void)
 	err = toa_state_init();
 	if (err)
 		goto err_stats;
-	err = toa_hooks_register();
+	err = toa_ops_init();
 	if (err)
 		goto err_state;
+	err = toa_hooks_register();
+	if (err)
+		goto err_ops;
 	if (toa_trust_empty())
 		pr_info("no trust list: TOA accepted from any source\n");
 	pr_info("version %s loaded\n", TOA_VERSION);
 	return 0;
 
+err_ops:
+	toa_ops_exit();
 err_state:
 	toa_state_exit();
 	rcu_barrier();
@@ -86,6 +92,8 @@ err_stats:
 static void __exit toa_exit(void)
 {
 	toa_hooks_unregister();
+	/* sockets keep working with stock answers (the LB address) */
+	toa_ops_exit();
 	toa_state_exit();
 	/* the kfree_rcu()s above complete before the module text goes */
 	rcu_barrier();

@@ -6,6 +6,7 @@
 #include <linux/tcp.h>
 
 #include "toa_main.h"
+#include "toa_ops.h"
 #include "toa_recv.h"
 #include "toa_state.h"
 #include "toa_stats.h"
@@ -104,6 +105,7 @@ static int toa_recv_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 		return 1;
 	if (!toa_recv_parse(skb, v4conn, &d->toa))
 		return 1;
+	d->listener = (struct sock *)regs_get_kernel_argument(regs, 0);
 	d->own_req = (bool *)regs_get_kernel_argument(regs, 5);
 	d->v4conn = v4conn;
 	return 0;
@@ -125,7 +127,8 @@ int toa_recv_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct sock *child = (struct sock *)regs_return_value(regs);
 
 	/* a child whose own_req is false lost the race and is destroyed */
-	if (child && d->own_req && *d->own_req)
-		toa_state_record(child, &d->toa, d->v4conn);
+	if (child && d->own_req && *d->own_req &&
+	    !toa_state_record(child, &d->toa, d->v4conn))
+		toa_ops_listener(d->listener);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include "toa_parse.h"
 
 struct toa_recv_data {
+	struct sock *listener;
 	bool *own_req;
 	bool v4conn;
 	struct toa_addr toa;

@@ -4,7 +4,6 @@
 
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <net/sock.h>
 #include <net/inet_common.h>
 #include <net/ipv6.h>
@@ -23,7 +22,7 @@ enum { TOA_OPS_V4, TOA_OPS_V6, TOA_OPS_COUNT };
  * (sizeof(struct proto_ops) bytes per family per unload).
  */
 struct toa_ops {
-	const struct proto_ops *stock;	/* NULL until known (IPv6: lazily) */
+	const struct proto_ops *stock;	/* NULL: IPv6 disabled */
 	const struct proto_ops *copy;	/* module memory, written only here */
 	bool installed;
 	int (*getname)(struct socket *sock, struct sockaddr *uaddr, int peer);
@@ -33,7 +32,6 @@ static struct toa_ops toa_ops[TOA_OPS_COUNT] = {
 	[TOA_OPS_V4] = { .getname = toa_getname4 },
 	[TOA_OPS_V6] = { .getname = toa_getname6 },
 };
-static DEFINE_SPINLOCK(toa_ops_lock);
 
 /* Points the copy's getname at @fn; callers may be reading it meanwhile. */
 static void toa_ops_getname(struct toa_ops *o, typeof(o->getname) fn)
@@ -47,49 +45,40 @@ static void toa_ops_fill(struct toa_ops *o, const struct proto_ops *stock)
 {
 	memcpy((void *)o->copy, stock, sizeof(*stock));
 	toa_ops_getname(o, o->getname);
-	/* readers that see stock see a complete copy */
-	smp_store_release(&o->stock, stock);
+	o->stock = stock;
+}
+
+/* inet6_stream_ops is not exported everywhere: a kernel socket of ours has it. */
+static const struct proto_ops *toa_ops_inet6_stream(void)
+{
+	const struct proto_ops *ops;
+	struct socket *sock;
+
+	if (sock_create_kern(&init_net, PF_INET6, SOCK_STREAM, IPPROTO_TCP,
+			     &sock))
+		return NULL;	/* IPv6 disabled: only IPv4 sockets are served */
+	ops = sock->ops;
+	sock_release(sock);
+	return ops;
 }
 
 /*
- * inet6_stream_ops is not exported everywhere: take it from the first live
- * socket that has it. Only TCP's own ops qualify (MPTCP's share getname).
+ * The family whose copy fits @ops; NULL for ops that are not ours to touch
+ * (MPTCP's share getname with TCP's). A previous load's copy, left
+ * stock-faithful at its unload, still counts as stock.
  */
-static bool toa_ops_is_inet6_stream(const struct proto_ops *ops)
-{
-	return ops->family == PF_INET6 && ops->getname == inet6_getname &&
-	       ops->listen == inet_listen && ops->accept == inet_accept;
-}
-
-static struct toa_ops *toa_ops_adopt6(const struct proto_ops *ops)
-{
-	struct toa_ops *o = &toa_ops[TOA_OPS_V6];
-	unsigned long flags;
-
-	if (!toa_ops_is_inet6_stream(ops))
-		return NULL;
-	spin_lock_irqsave(&toa_ops_lock, flags);
-	if (!o->stock)
-		toa_ops_fill(o, ops);
-	spin_unlock_irqrestore(&toa_ops_lock, flags);
-	return o->stock == ops ? o : NULL;
-}
-
-/* The family whose copy fits @ops; NULL for ops that are not ours to touch. */
 static struct toa_ops *toa_ops_of(const struct proto_ops *ops)
 {
-	struct toa_ops *v6 = &toa_ops[TOA_OPS_V6];
-	const struct proto_ops *stock6;
+	struct toa_ops *o;
 
-	if (ops == &inet_stream_ops || ops == toa_ops[TOA_OPS_V4].copy)
-		return &toa_ops[TOA_OPS_V4];
-	if (ops == v6->copy)
-		return v6;
-	/* pairs with toa_ops_fill(): a known stock has a complete copy */
-	stock6 = smp_load_acquire(&v6->stock);
-	if (ops == stock6)
-		return v6;
-	return stock6 ? NULL : toa_ops_adopt6(ops);
+	for (o = toa_ops; o < toa_ops + TOA_OPS_COUNT; o++)
+		if (o->stock && (ops == o->stock || ops == o->copy))
+			return o;
+	for (o = toa_ops; o < toa_ops + TOA_OPS_COUNT; o++)
+		if (o->stock && ops->getname == o->stock->getname &&
+		    !memcmp(ops, o->stock, sizeof(*ops)))
+			return o;
+	return NULL;
 }
 
 void toa_ops_set(struct socket *sock, bool toa)
@@ -131,6 +120,7 @@ void toa_ops_listener(struct sock *sk)
 
 int __init toa_ops_init(void)
 {
+	const struct proto_ops *ops6;
 	int i;
 
 	for (i = 0; i < TOA_OPS_COUNT; i++) {
@@ -139,6 +129,9 @@ int __init toa_ops_init(void)
 			goto err;
 	}
 	toa_ops_fill(&toa_ops[TOA_OPS_V4], &inet_stream_ops);
+	ops6 = toa_ops_inet6_stream();
+	if (ops6)
+		toa_ops_fill(&toa_ops[TOA_OPS_V6], ops6);
 	return 0;
 
 err:

@@ -94,8 +94,10 @@ try {
   const line = (what: string, key: keyof Sample, unit: string) => {
     const a = median(withToa.map((s) => s[key]));
     const b = median(without.map((s) => s[key]));
+    // per-round ratios show the noise (other guests share the host's cores)
+    const rounds = withToa.map((s, i) => (s[key] / (without[i] as Sample)[key]).toFixed(2)).join(' ');
     console.log(
-      `bench ${kv}: ${what} with÷without ${(a / b).toFixed(3)} (${a.toFixed(0)} ÷ ${b.toFixed(0)} ${unit})`,
+      `bench ${kv}: ${what} with÷without ${(a / b).toFixed(3)} (${a.toFixed(0)} ÷ ${b.toFixed(0)} ${unit}; rounds ${rounds})`,
     );
   };
   line('getpeername non-TOA socket', 'plain', 'ns');

@@ -1,81 +1,103 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Rewrite the peer address inet_getname/inet6_getname return for TOA sockets. */
+/* Answer getpeername()/accept() with the client a TOA named; stock getname otherwise. */
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/net.h>
+#include <net/sock.h>
+#include <net/inet_common.h>
+#include <net/inet_sock.h>
 #include <net/ipv6.h>
+#include <net/tcp_states.h>
 
 #include "toa_getname.h"
 #include "toa_state.h"
 #include "toa_stats.h"
 
-/* getname(sock, uaddr, peer): peer is 1 for getpeername, 2 for accept */
-int toa_getname_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* inet_getname's -ENOTCONN test: the stock getname says it, not us */
+static bool toa_getname_connected(const struct sock *sk, int peer)
 {
-	struct toa_getname_data *d = (struct toa_getname_data *)ri->data;
-	struct socket *sock;
-
-	if (!regs_get_kernel_argument(regs, 2) || !toa_state_count())
-		return 1;
-	sock = (struct socket *)regs_get_kernel_argument(regs, 0);
-	if (!sock || !sock->sk)
-		return 1;
-	d->sock = sock;
-	d->uaddr = (struct sockaddr *)regs_get_kernel_argument(regs, 1);
-	return 0;
-}
-
-static bool toa_getname_in(struct sockaddr_in *sin, const struct toa_addr *toa)
-{
-	/* NAT64 on an AF_INET socket: no room for the client, keep the LB */
-	if (toa->family != 4)
+	if (!inet_sk(sk)->inet_dport)
 		return false;
-	memcpy(&sin->sin_addr, toa->addr, 4);
-	if (toa->flags & TOA_HAS_PORT)
-		sin->sin_port = toa->port;
-	return true;
+	/* accept (peer 2) may name a child that is already closed */
+	return peer != 1 ||
+	       !((1 << READ_ONCE(sk->sk_state)) & (TCPF_CLOSE | TCPF_SYN_SENT));
 }
 
-static bool toa_getname_in6(struct sockaddr_in6 *sin6,
-			    const struct toa_addr *toa)
+static __be16 toa_getname_port(const struct sock *sk,
+			       const struct toa_addr *toa)
 {
-	if (toa->family == 4) {
+	return toa->flags & TOA_HAS_PORT ? toa->port : inet_sk(sk)->inet_dport;
+}
+
+/*
+ * Out of line, so toa_getname4/6 keep no frame and tail-call the stock
+ * getname, which may sleep: no task ever sleeps inside this module's text.
+ */
+static noinline int toa_answer4(struct sock *sk, struct sockaddr *uaddr,
+				int peer)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+	struct toa_addr toa;
+
+	if (!toa_getname_connected(sk, peer) || !toa_state_lookup(sk, &toa))
+		return 0;
+	/* NAT64 on an AF_INET socket: no room for the client, keep the LB */
+	if (toa.family != 4)
+		return 0;
+	sin->sin_family = AF_INET;
+	sin->sin_port = toa_getname_port(sk, &toa);
+	memcpy(&sin->sin_addr, toa.addr, 4);
+	memset(sin->sin_zero, 0, sizeof(sin->sin_zero));
+	toa_stats_inc(TOA_S_GETNAME);
+	return sizeof(*sin);
+}
+
+static noinline int toa_answer6(struct sock *sk, struct sockaddr *uaddr,
+				int peer)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
+	struct toa_addr toa;
+
+	if (!toa_getname_connected(sk, peer) || !toa_state_lookup(sk, &toa))
+		return 0;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = toa_getname_port(sk, &toa);
+	/* the LB connection's flow label says nothing of the client */
+	sin6->sin6_flowinfo = 0;
+	if (toa.family == 4) {
 		__be32 a4;
 
-		memcpy(&a4, toa->addr, 4);
+		memcpy(&a4, toa.addr, 4);
 		ipv6_addr_set_v4mapped(a4, &sin6->sin6_addr);
 	} else {
-		memcpy(&sin6->sin6_addr, toa->addr, 16);
+		memcpy(&sin6->sin6_addr, toa.addr, 16);
 	}
 	/* the client is not on our link, whatever the LB's scope was */
 	sin6->sin6_scope_id = 0;
-	if (toa->flags & TOA_HAS_PORT)
-		sin6->sin6_port = toa->port;
-	return true;
+	toa_stats_inc(TOA_S_GETNAME);
+	return sizeof(*sin6);
 }
 
-int toa_getname_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+int toa_getname4(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
-	struct toa_getname_data *d = (struct toa_getname_data *)ri->data;
-	struct toa_addr toa;
-	bool done;
+	int ret;
 
-	if ((long)regs_return_value(regs) < 0)
-		return 0;
-	if (!toa_state_lookup(d->sock->sk, &toa))
-		return 0;
-	/* the family the kernel just wrote says which sockaddr it is */
-	switch (d->uaddr->sa_family) {
-	case AF_INET:
-		done = toa_getname_in((struct sockaddr_in *)d->uaddr, &toa);
-		break;
-	case AF_INET6:
-		done = toa_getname_in6((struct sockaddr_in6 *)d->uaddr, &toa);
-		break;
-	default:
-		done = false;
+	if (peer) {
+		ret = toa_answer4(sock->sk, uaddr, peer);
+		if (ret)
+			return ret;
 	}
-	if (done)
-		toa_stats_inc(TOA_S_GETNAME);
-	return 0;
+	return inet_getname(sock, uaddr, peer);
+}
+
+int toa_getname6(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	int ret;
+
+	if (peer) {
+		ret = toa_answer6(sock->sk, uaddr, peer);
+		if (ret)
+			return ret;
+	}
+	return inet6_getname(sock, uaddr, peer);
 }

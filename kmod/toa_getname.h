@@ -3,14 +3,10 @@
 #ifndef TOA_GETNAME_H
 #define TOA_GETNAME_H
 
-#include <linux/kprobes.h>
+#include <linux/net.h>
 
-struct toa_getname_data {
-	struct socket *sock;
-	struct sockaddr *uaddr;
-};
-
-int toa_getname_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
-int toa_getname_return(struct kretprobe_instance *ri, struct pt_regs *regs);
+/* proto_ops->getname of the module's IPv4 and IPv6 stream ops copies */
+int toa_getname4(struct socket *sock, struct sockaddr *uaddr, int peer);
+int toa_getname6(struct socket *sock, struct sockaddr *uaddr, int peer);
 
 #endif /* TOA_GETNAME_H */

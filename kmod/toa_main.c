@@ -9,6 +9,7 @@
 
 #include "toa_hooks.h"
 #include "toa_main.h"
+#include "toa_ops.h"
 #include "toa_parse.h"
 #include "toa_stash.h"
 #include "toa_sockopt.h"
@@ -73,9 +74,12 @@ static int __init toa_init(void)
 	err = toa_stash_init();
 	if (err)
 		goto err_state;
-	err = toa_hooks_register();
+	err = toa_ops_init();
 	if (err)
 		goto err_stash;
+	err = toa_hooks_register();
+	if (err)
+		goto err_ops;
 	/* after the hooks: a stashed TOA always has a taker */
 	err = toa_syn_register();
 	if (err)
@@ -92,6 +96,8 @@ err_syn:
 	toa_syn_unregister();
 err_hooks:
 	toa_hooks_unregister();
+err_ops:
+	toa_ops_exit();
 err_stash:
 	toa_stash_exit();
 err_state:
@@ -107,6 +113,8 @@ static void __exit toa_exit(void)
 	toa_sockopt_unregister();
 	toa_syn_unregister();
 	toa_hooks_unregister();
+	/* sockets keep working with stock answers (the LB address) */
+	toa_ops_exit();
 	toa_stash_exit();
 	toa_state_exit();
 	/* the kfree_rcu()s above complete before the module text goes */

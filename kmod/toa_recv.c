@@ -2,6 +2,7 @@
 /* Take the TOA at tcp_v{4,6}_syn_recv_sock (segment, else SYN) for the child. */
 #include <linux/skbuff.h>
 
+#include "toa_ops.h"
 #include "toa_recv.h"
 #include "toa_stash.h"
 #include "toa_state.h"
@@ -46,6 +47,7 @@ static int toa_recv_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 	/* IPv4 on a dual-stack listener: tcp_v4_syn_recv_sock does it */
 	if (!v4conn && skb->protocol == htons(ETH_P_IP))
 		return 1;
+	d->listener = sk;
 	d->v4conn = v4conn;
 	d->from_syn = false;
 	found = toa_skb_toa(skb, v4conn, TOA_S_SEGMENTS, &d->toa);
@@ -80,7 +82,10 @@ int toa_recv_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 0;
 	if (d->stashed)
 		toa_stash_drop(&d->conn);
-	if (!toa_state_record(child, &d->toa, d->v4conn) && d->from_syn)
+	if (toa_state_record(child, &d->toa, d->v4conn))
+		return 0;
+	if (d->from_syn)
 		toa_stats_inc(TOA_S_STASH_HITS);
+	toa_ops_listener(d->listener);
 	return 0;
 }

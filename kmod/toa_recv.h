@@ -8,6 +8,7 @@
 #include "toa_skb.h"
 
 struct toa_recv_data {
+	struct sock *listener;
 	bool *own_req;
 	bool v4conn;
 	bool from_syn;		/* @toa came from the stash */

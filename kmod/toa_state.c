@@ -58,13 +58,18 @@ static void toa_peer_of(const struct sock *sk, bool v4conn,
 #endif
 }
 
+/* On every getpeername() of a TOA socket: compare in place, no copy */
 static bool toa_peer_matches(const struct sock *sk, const struct toa_peer *p)
 {
-	struct toa_peer now;
-
-	toa_peer_of(sk, p->v4conn, &now);
-	return now.dport == p->dport && now.daddr == p->daddr &&
-	       ipv6_addr_equal(&now.daddr6, &p->daddr6);
+	if (inet_sk(sk)->inet_dport != p->dport)
+		return false;
+	if (p->v4conn)
+		return inet_sk(sk)->inet_daddr == p->daddr;
+#if IS_ENABLED(CONFIG_IPV6)
+	return ipv6_addr_equal(&sk->sk_v6_daddr, &p->daddr6);
+#else
+	return false;
+#endif
 }
 
 /* Caller holds b->lock. */

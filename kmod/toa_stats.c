@@ -61,6 +61,8 @@ static int toa_stats_show(struct seq_file *seq, void *v)
 			   toa_stats_sum(TOA_S_MALFORMED + i));
 	seq_printf(seq, "getname_rewritten %llu\n",
 		   toa_stats_sum(TOA_S_GETNAME));
+	seq_printf(seq, "ops_swapped %llu\n", toa_stats_sum(TOA_S_OPS_SWAPPED));
+	seq_printf(seq, "addrform_kept %llu\n", toa_stats_sum(TOA_S_ADDRFORM));
 	seq_printf(seq, "probe_missed %lu\n",
 		   toa_hooks_missed() + toa_syn_missed());
 	seq_printf(seq, "alloc_failed %llu\n",

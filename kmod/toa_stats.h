@@ -16,6 +16,8 @@ enum toa_stat {
 	TOA_S_MALFORMED,	/* + TOA_E_* (index 0 unused: the total) */
 	TOA_S_GETNAME = TOA_S_MALFORMED + TOA_E_COUNT,
 	TOA_S_ALLOC_FAILED,
+	TOA_S_OPS_SWAPPED,	/* sockets given the module's proto_ops copy */
+	TOA_S_ADDRFORM,		/* TOA sockets kept across IPV6_ADDRFORM */
 	TOA_S_SYN_PARSED,	/* SYNs whose options were read */
 	TOA_S_SYN_STASHED,	/* SYN TOAs kept for the handshake's end */
 	TOA_S_STASH_HITS,	/* children given the TOA of their SYN */

@@ -1,5 +1,7 @@
-// Runs inside a lab guest (make bench): getpeername() cost with toa.ko loaded ÷ not loaded, on a
-// socket without TOA and on a TOA socket; one line per ratio. Not a timed test.
+// Runs inside a lab guest (make bench): toa.ko loaded ÷ not loaded, all in one boot, one line per
+// ratio — getpeername() ns on a socket without TOA and on a TOA socket, and accepts/s over
+// loopback (accept4 with the address, the path every server takes). Not a timed test: the rounds
+// alternate without/with the module and each ratio is of medians.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,11 +9,17 @@ import { connect, createNetns, deleteNetns, inNetns, moveLink, openTun } from '.
 import { encodeOptions, encodeToa } from '../../src/wire/index.js';
 
 const ITERS = Number(process.env.BENCH_ITERS ?? 300000);
-const ROUNDS = 5;
+const ACCEPTS = Number(process.env.BENCH_ACCEPTS ?? 4000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const run = (cmd: string, ...args: string[]) =>
   execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const bin = '/tmp/toa-peers';
-run('cc', '-O2', '-pthread', '-o', bin, join(process.cwd(), 'test/guest/c/peers.c'));
+const cc = (name: string) => {
+  const bin = `/tmp/toa-${name}`;
+  run('cc', '-O2', '-pthread', '-o', bin, join(process.cwd(), `test/guest/c/${name}.c`));
+  return bin;
+};
+const peers = cc('peers');
+const accepts = cc('accepts');
 
 const tun = openTun();
 const ns = await createNetns();
@@ -19,24 +27,24 @@ await moveLink(tun.name, ns, { addresses: ['198.51.100.1/24'] });
 let port = 9000;
 let src = 40000;
 
-function firstLine(child: ChildProcess): () => Promise<string> {
-  const lines: string[] = [];
+function lines(child: ChildProcess): () => Promise<string> {
+  const queue: string[] = [];
   const waiters: ((l: string) => void)[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
     const w = waiters.shift();
     if (w) w(l);
-    else lines.push(l);
+    else queue.push(l);
   });
   return () =>
-    new Promise((resolve) => (lines.length ? resolve(lines.shift() as string) : waiters.push(resolve)));
+    new Promise((resolve) => (queue.length ? resolve(queue.shift() as string) : waiters.push(resolve)));
 }
 
 /** ns per getpeername() on one accepted socket, with or without a TOA in its handshake. */
-async function measure(toa: boolean): Promise<number> {
+async function getpeername(toa: boolean): Promise<number> {
   const p = port++;
-  const [cmd = 'ip', ...args] = inNetns(ns, [bin, '4', String(p), '1', '1', String(ITERS)]);
+  const [cmd = 'ip', ...args] = inNetns(ns, [peers, '4', String(p), '1', '1', String(ITERS)]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const next = firstLine(child);
+  const next = lines(child);
   await next();
   const c = await connect({
     tun,
@@ -52,27 +60,49 @@ async function measure(toa: boolean): Promise<number> {
   return out.ns_per_call;
 }
 
-async function median(toa: boolean): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) xs.push(await measure(toa));
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)] as number;
+/** Loopback connect + accept4 + reset per second. */
+function acceptRate(): number {
+  const out = run(...(inNetns(ns, [accepts, String(port++), String(ACCEPTS)]) as [string, ...string[]]));
+  return (JSON.parse(out) as { per_second: number }).per_second;
+}
+
+type Sample = { plain: number; toa: number; accepts: number };
+const sample = async (): Promise<Sample> => ({
+  plain: await getpeername(false),
+  toa: await getpeername(true),
+  accepts: acceptRate(),
+});
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
 }
 
 try {
-  const bare = await median(false);
-  run('insmod', process.env.TOA_KO ?? '');
-  const plain = await median(false);
-  const withToa = await median(true);
-  run('rmmod', 'toa');
+  const without: Sample[] = [];
+  const withToa: Sample[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    without.push(await sample());
+    run('insmod', process.env.TOA_KO ?? '');
+    try {
+      withToa.push(await sample());
+    } finally {
+      run('rmmod', 'toa');
+    }
+  }
   const kv = process.env.TOA_KVER;
-  console.log(`bench ${kv}: getpeername without module ${bare.toFixed(0)} ns`);
-  console.log(
-    `bench ${kv}: getpeername non-TOA socket ${plain.toFixed(0)} ns, ratio ${(plain / bare).toFixed(3)}`,
-  );
-  console.log(
-    `bench ${kv}: getpeername TOA socket ${withToa.toFixed(0)} ns, ratio ${(withToa / bare).toFixed(3)}`,
-  );
+  const line = (what: string, key: keyof Sample, unit: string) => {
+    const a = median(withToa.map((s) => s[key]));
+    const b = median(without.map((s) => s[key]));
+    // per-round ratios show the noise (other guests share the host's cores)
+    const rounds = withToa.map((s, i) => (s[key] / (without[i] as Sample)[key]).toFixed(2)).join(' ');
+    console.log(
+      `bench ${kv}: ${what} with÷without ${(a / b).toFixed(3)} (${a.toFixed(0)} ÷ ${b.toFixed(0)} ${unit}; rounds ${rounds})`,
+    );
+  };
+  line('getpeername non-TOA socket', 'plain', 'ns');
+  line('getpeername TOA socket', 'toa', 'ns');
+  line('accepts/s', 'accepts', '/s');
 } finally {
   await tun.close();
   await deleteNetns(ns);

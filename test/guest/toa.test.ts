@@ -398,7 +398,8 @@ test('trust: an untrusted source is not rewritten and counted; a runtime change 
   assert.is(readFileSync('/sys/module/toa/parameters/trust', 'utf8').trim(), '');
 });
 
-// accept4() through Python (socket.accept uses accept4 on Linux); Node cannot show it.
+// accept4() through Python (socket.accept uses accept4 on Linux); Node cannot show it. With a 4th
+// argument the accepted socket is turned into an AF_INET one by IPV6_ADDRFORM (1 in <linux/in6.h>).
 const PY = `
 import json, socket, sys
 fam = socket.AF_INET6 if sys.argv[1] == '6' else socket.AF_INET
@@ -410,7 +411,11 @@ s.bind((sys.argv[2], int(sys.argv[3])))
 s.listen(8)
 print('ready', flush=True)
 c, a = s.accept()
-print(json.dumps({'accept': list(a[:2]), 'peer': list(c.getpeername()[:2]), 'sock': list(c.getsockname()[:2])}), flush=True)
+out = {'accept': list(a[:2]), 'peer': list(c.getpeername()[:2]), 'sock': list(c.getsockname()[:2])}
+if len(sys.argv) > 4:
+    c.setsockopt(socket.IPPROTO_IPV6, 1, socket.AF_INET)
+    out['addrform'] = list(c.getpeername()[:2])
+print(json.dumps(out), flush=True)
 c.close()
 `;
 
@@ -434,38 +439,75 @@ function lines(child: ChildProcess): () => Promise<string> {
     });
 }
 
-for (const [fam, host, expected] of [
-  ['4', '0.0.0.0', CLIENT4],
-  ['6', '::', `::ffff:${CLIENT4}`],
+type PyAccept = {
+  accept: [string, number];
+  peer: [string, number];
+  sock: [string, number];
+  addrform?: [string, number];
+};
+
+/** One connection from the TUN peer (with a TOA naming CLIENT4:clientPort, if given) to a fresh Python accept4 server. */
+async function pyAccept(
+  fam: '4' | '6',
+  port: number,
+  clientPort?: number,
+  addrform = false,
+): Promise<PyAccept> {
+  const host = fam === '6' ? '::' : '0.0.0.0';
+  const argv = ['python3', '-c', PY, fam, host, String(port), ...(addrform ? ['addrform'] : [])];
+  const [cmd = 'ip', ...args] = inNetns(ns, argv);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const next = lines(child);
+  try {
+    assert.is(await next(), 'ready');
+    const c = await connect({
+      tun,
+      src: { address: LB4, port: viaPort() },
+      dst: { address: SERVER4, port },
+      ...(clientPort === undefined
+        ? {}
+        : { ackOptions: block({ format: '254/8', address: CLIENT4, port: clientPort }) }),
+    });
+    const got = JSON.parse(await next()) as PyAccept;
+    c.abort();
+    return got;
+  } finally {
+    child.kill();
+  }
+}
+
+for (const [fam, expected] of [
+  ['4', CLIENT4],
+  ['6', `::ffff:${CLIENT4}`],
 ] as const) {
-  test(`accept4() (AF_INET${fam === '6' ? '6 dual-stack' : ''}) returns the client; getsockname untouched`, async () => {
+  const kind = `AF_INET${fam === '6' ? '6 dual-stack' : ''}`;
+  test(`accept4() (${kind}) returns the client; getsockname untouched`, async () => {
+    const before = stats();
     const port = PY_PORT + Number(fam);
-    const [cmd = 'ip', ...args] = inNetns(ns, ['python3', '-c', PY, fam, host, String(port)]);
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const next = lines(child);
-    try {
-      assert.is(await next(), 'ready');
-      const p = toaPort();
-      const c = await connect({
-        tun,
-        src: { address: LB4, port: viaPort() },
-        dst: { address: SERVER4, port },
-        ackOptions: block({ format: '254/8', address: CLIENT4, port: p }),
-      });
-      const got = JSON.parse(await next()) as {
-        accept: [string, number];
-        peer: [string, number];
-        sock: [string, number];
-      };
-      assert.equal(got.accept, [expected, p]);
-      assert.equal(got.peer, [expected, p]);
-      assert.equal(got.sock, [fam === '6' ? `::ffff:${SERVER4}` : SERVER4, port]);
-      c.abort();
-    } finally {
-      child.kill();
-    }
+    const p = toaPort();
+    const got = await pyAccept(fam, port, p);
+    assert.equal(got.accept, [expected, p]);
+    assert.equal(got.peer, [expected, p]);
+    assert.equal(got.sock, [fam === '6' ? `::ffff:${SERVER4}` : SERVER4, port]);
+    assert.ok(stats()('ops_swapped') > before('ops_swapped'), 'the TOA socket got the module ops');
+  });
+
+  test(`accept4() (${kind}) without a TOA returns the load balancer`, async () => {
+    const got = await pyAccept(fam, PY_PORT + 10 + Number(fam));
+    const lb = fam === '6' ? `::ffff:${LB4}` : LB4;
+    assert.is(got.accept[0], lb);
+    assert.equal(got.peer, got.accept);
   });
 }
+
+test('IPV6_ADDRFORM on a v4-mapped TOA socket keeps the client (now AF_INET)', async () => {
+  const before = stats();
+  const p = toaPort();
+  const got = await pyAccept('6', PY_PORT + 20, p, true);
+  assert.equal(got.peer, [`::ffff:${CLIENT4}`, p]);
+  assert.equal(got.addrform, [CLIENT4, p]);
+  assert.is(stats()('addrform_kept') - before('addrform_kept'), 1);
+});
 
 test('/proc/net/toa_stats is visible in another network namespace', () => {
   const inside = run(...(inNetns(ns, ['cat', '/proc/net/toa_stats']) as [string, ...string[]]));

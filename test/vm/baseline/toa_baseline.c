@@ -27,13 +27,16 @@ static int toa_baseline_pre(struct kprobe *kp, struct pt_regs *regs)
 	.data_size = 32, \
 }
 
-/* Keep in step with kmod/toa_hooks.c: the same symbols, the same kinds. */
+/* Keep in step with kmod/toa_hooks.c and toa_syn.c: the same symbols and kinds. */
 static struct kretprobe toa_baseline_probes[] = {
 	TOA_BASELINE_KPROBE("inet_sock_destruct"),
 	TOA_BASELINE_KRETPROBE("tcp_v4_syn_recv_sock"),
 	TOA_BASELINE_KRETPROBE("tcp_v6_syn_recv_sock"),
-	TOA_BASELINE_KRETPROBE("inet_getname"),
-	TOA_BASELINE_KRETPROBE("inet6_getname"),
+	TOA_BASELINE_KRETPROBE("ipv6_setsockopt"),
+	TOA_BASELINE_KPROBE("security_sock_graft"),
+	TOA_BASELINE_KPROBE("inet_listen"),
+	TOA_BASELINE_KPROBE("tcp_v4_conn_request"),
+	TOA_BASELINE_KPROBE("tcp_v6_conn_request"),
 };
 
 static bool toa_baseline_is_kprobe(const struct kretprobe *rp)

@@ -117,6 +117,13 @@ const netns = (argv: string[]) => {
   return [cmd, args] as const;
 };
 
+/** Sockets in TIME-WAIT, in this namespace and the test's (the `tw` of /proc/net/sockstat). */
+function timeWaitSockets(): number {
+  const tw = (text: string) => Number(/^TCP:.* tw (\d+)/m.exec(text)?.[1] ?? 0);
+  const [cmd, args] = netns(['cat', '/proc/net/sockstat']);
+  return tw(readFileSync('/proc/net/sockstat', 'utf8')) + tw(execFileSync(cmd, args, { encoding: 'utf8' }));
+}
+
 /** Waits for the module's reference count to drop to 0 (a /proc read holds it briefly). */
 async function refcntZero(): Promise<number> {
   const started = Date.now();
@@ -468,7 +475,16 @@ test('after the last cycle, traffic stopped and sockets closed: no leak (slab co
       `(bound ${KMALLOC_NOISE} B); socket caches ${JSON.stringify(d.sockets)}; grew most: ${d.top.join(', ')}`,
   );
   assert.is(after.tcp, b.tcp, 'TCP sockets still allocated after every connection closed');
-  for (const [name, n] of Object.entries(d.sockets)) assert.ok(n <= 0, `${name} holds ${n} more objects`);
+  // A connection the server closed first sits in TIME-WAIT for 60 s by design (a minisock the
+  // module never tracks): the time-wait caches may hold as many more as the kernel counts.
+  const tw = timeWaitSockets();
+  for (const [name, n] of Object.entries(d.sockets))
+    if (!name.startsWith('tw_sock_')) assert.ok(n <= 0, `${name} holds ${n} more objects`);
+  const twGrowth = (d.sockets.tw_sock_TCP ?? 0) + (d.sockets.tw_sock_TCPv6 ?? 0);
+  assert.ok(
+    twGrowth <= tw,
+    `time-wait caches hold ${twGrowth} more objects, the kernel counts ${tw} in TIME-WAIT`,
+  );
   assert.ok(d.kmallocBytes <= KMALLOC_NOISE, `kmalloc-* grew by ${d.kmallocBytes} B`);
   kernelClean('at the end');
 });

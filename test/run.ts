@@ -208,6 +208,18 @@ function trace(f: Finished, dir: string): string {
 
 const BASELINE_BOOTS = 3;
 
+// The essence of a trace for the summary (CI keeps only the tail of the output): the fault
+// line, RIP, and the reliable frames of the call trace (those without "?").
+const brief: string[] = [];
+function essence(name: string, excerpt: string): void {
+  const keep = excerpt
+    .split('\n')
+    .map((l) => l.replace(/^unload: kernel log:\s*/, '').replace(/^\[\s*\d+\.\d+\]\s*/, ''))
+    .filter((l) => FAULT_LINE.test(l) || /^\s*RIP: 0010|^\s*[a-z_][\w.]*\+0x[0-9a-f]+\/0x/.test(l))
+    .slice(0, 14);
+  brief.push(`  ${name}:`, ...keep.map((l) => `    ${l.trim()}`));
+}
+
 /**
  * toa.ko's unload cycles under multi-threaded TCG; when they fail with a kernel fault, the
  * baseline's under the same mode decide whose it is. Leaves $BUILD/lab/SERIES-unload-mt/verdict
@@ -243,6 +255,7 @@ async function unloadMulti(series: string, lab: ReturnType<typeof pool>): Promis
   if (base.failed === 0 || baseKind === 'check') {
     verdict('failed');
     console.log(`== ${suite.name}: ${kind}, and the baseline did not fail so: toa.ko's failure\n${ours}`);
+    essence(suite.name, ours);
     record(baseline.name, base);
     return record(suite.name, mt);
   }
@@ -288,5 +301,6 @@ for (const r of results) {
 }
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
+if (brief.length) console.log(['Kernel faults (essence; whole excerpts above):', ...brief].join('\n'));
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

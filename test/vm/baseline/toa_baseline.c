@@ -14,11 +14,20 @@ static int toa_baseline_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-/* A kprobe is the kretprobe's own kp, registered alone (no handler). */
-#define TOA_BASELINE_KPROBE(sym) { \
-	.kp.symbol_name = sym, \
-	.kp.pre_handler = toa_baseline_pre, \
-}
+/*
+ * Keep in step with kmod/toa_hooks.c and toa_syn.c: the same symbols and
+ * kinds, registered in the same batches and order (init: hooks' kprobes,
+ * hooks' kretprobes, the SYN kprobes; exit: the reverse).
+ */
+static struct kprobe toa_baseline_kps[] = {
+	{ .symbol_name = "inet_sock_destruct", .pre_handler = toa_baseline_pre },
+	{ .symbol_name = "security_sock_graft", .pre_handler = toa_baseline_pre },
+	{ .symbol_name = "inet_listen", .pre_handler = toa_baseline_pre },
+};
+
+static struct kprobe *toa_baseline_kp_list[] = {
+	&toa_baseline_kps[0], &toa_baseline_kps[1], &toa_baseline_kps[2],
+};
 
 #define TOA_BASELINE_KRETPROBE(sym) { \
 	.kp.symbol_name = sym, \
@@ -27,67 +36,66 @@ static int toa_baseline_pre(struct kprobe *kp, struct pt_regs *regs)
 	.data_size = 32, \
 }
 
-/* Keep in step with kmod/toa_hooks.c and toa_syn.c: the same symbols and kinds. */
-static struct kretprobe toa_baseline_probes[] = {
-	TOA_BASELINE_KPROBE("inet_sock_destruct"),
+static struct kretprobe toa_baseline_rps[] = {
 	TOA_BASELINE_KRETPROBE("tcp_v4_syn_recv_sock"),
 	TOA_BASELINE_KRETPROBE("tcp_v6_syn_recv_sock"),
 	TOA_BASELINE_KRETPROBE("ipv6_setsockopt"),
-	TOA_BASELINE_KPROBE("security_sock_graft"),
-	TOA_BASELINE_KPROBE("inet_listen"),
-	TOA_BASELINE_KPROBE("tcp_v4_conn_request"),
-	TOA_BASELINE_KPROBE("tcp_v6_conn_request"),
 };
 
-static bool toa_baseline_is_kprobe(const struct kretprobe *rp)
-{
-	return !rp->handler;
-}
+static struct kretprobe *toa_baseline_rp_list[] = {
+	&toa_baseline_rps[0], &toa_baseline_rps[1], &toa_baseline_rps[2],
+};
 
-static int toa_baseline_register(struct kretprobe *rp)
-{
-	if (toa_baseline_is_kprobe(rp))
-		return register_kprobe(&rp->kp);
-	/* as toa.ko sizes it: the default silently misses under concurrency */
-	rp->maxactive = 64 * num_possible_cpus();
-	return register_kretprobe(rp);
-}
+static struct kprobe toa_baseline_syn_kps[] = {
+	{ .symbol_name = "tcp_v4_conn_request", .pre_handler = toa_baseline_pre },
+	{ .symbol_name = "tcp_v6_conn_request", .pre_handler = toa_baseline_pre },
+};
 
-static void toa_baseline_unregister(struct kretprobe *rp)
-{
-	if (toa_baseline_is_kprobe(rp))
-		unregister_kprobe(&rp->kp);
-	else
-		unregister_kretprobe(rp);
-}
+static struct kprobe *toa_baseline_syn_list[] = {
+	&toa_baseline_syn_kps[0], &toa_baseline_syn_kps[1],
+};
 
 static int __init toa_baseline_init(void)
 {
 	unsigned int i;
 	int err;
 
-	for (i = 0; i < ARRAY_SIZE(toa_baseline_probes); i++) {
-		err = toa_baseline_register(&toa_baseline_probes[i]);
-		if (err) {
-			pr_err("toa_baseline: cannot probe %s: %d\n",
-			       toa_baseline_probes[i].kp.symbol_name, err);
-			goto err_unwind;
-		}
-	}
+	err = register_kprobes(toa_baseline_kp_list,
+			       ARRAY_SIZE(toa_baseline_kp_list));
+	if (err)
+		goto err_out;
+	/* as toa.ko sizes it: the default silently misses under concurrency */
+	for (i = 0; i < ARRAY_SIZE(toa_baseline_rps); i++)
+		toa_baseline_rps[i].maxactive = 64 * num_possible_cpus();
+	err = register_kretprobes(toa_baseline_rp_list,
+				  ARRAY_SIZE(toa_baseline_rp_list));
+	if (err)
+		goto err_kps;
+	err = register_kprobes(toa_baseline_syn_list,
+			       ARRAY_SIZE(toa_baseline_syn_list));
+	if (err)
+		goto err_rps;
 	return 0;
 
-err_unwind:
-	while (i--)
-		toa_baseline_unregister(&toa_baseline_probes[i]);
+err_rps:
+	unregister_kretprobes(toa_baseline_rp_list,
+			      ARRAY_SIZE(toa_baseline_rp_list));
+err_kps:
+	unregister_kprobes(toa_baseline_kp_list,
+			   ARRAY_SIZE(toa_baseline_kp_list));
+err_out:
+	pr_err("toa_baseline: cannot probe toa.ko's symbols: %d\n", err);
 	return err;
 }
 
 static void __exit toa_baseline_exit(void)
 {
-	unsigned int i = ARRAY_SIZE(toa_baseline_probes);
-
-	while (i--)
-		toa_baseline_unregister(&toa_baseline_probes[i]);
+	unregister_kprobes(toa_baseline_syn_list,
+			   ARRAY_SIZE(toa_baseline_syn_list));
+	unregister_kretprobes(toa_baseline_rp_list,
+			      ARRAY_SIZE(toa_baseline_rp_list));
+	unregister_kprobes(toa_baseline_kp_list,
+			   ARRAY_SIZE(toa_baseline_kp_list));
 }
 
 module_init(toa_baseline_init);

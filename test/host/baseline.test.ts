@@ -4,16 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-
-type Probe = `${'kprobe' | 'kretprobe'} ${string}`;
-
-/** Probes in source order: `.symbol_name = "x"` is a kprobe, `.kp.symbol_name = "x"` a kretprobe. */
-function probes(source: string): Probe[] {
-  const text = source.replace(/TOA_BASELINE_KRETPROBE\("([^"]+)"\)/g, '.kp.symbol_name = "$1"');
-  return [...text.matchAll(/(\.kp)?\.symbol_name = "([^"]+)"/g)].map(
-    (m): Probe => `${m[1] ? 'kretprobe' : 'kprobe'} ${m[2]}`,
-  );
-}
+import { probesIn, toaProbes } from '../probes.js';
 
 const read = (path: string) => readFileSync(path, 'utf8');
 
@@ -25,10 +16,9 @@ test('toa.ko registers its hooks, then the SYN probes (the order the baseline co
 });
 
 test('the baseline probes toa.ko symbols, kinds and order', () => {
-  const toa = [...probes(read('kmod/toa_hooks.c')), ...probes(read('kmod/toa_syn.c'))];
-  const baseline = probes(read('test/vm/baseline/toa_baseline.c'));
+  const toa = toaProbes();
   assert.ok(toa.length >= 8, `found only ${toa.length} probes in toa.ko's sources`);
-  assert.equal(baseline, toa);
+  assert.equal(probesIn(read('test/vm/baseline/toa_baseline.c')), toa);
 });
 
 test.run();

@@ -1,0 +1,68 @@
+// Which kernel faults in the lab are the kernel's own live code patching going wrong under
+// multi-threaded TCG, rather than the module under test. Two signatures, both produced in this lab
+// by the baseline module (test/vm/baseline/: the same probes with empty handlers) as well as by
+// toa.ko — excerpts in test/host/fixtures/faults/:
+// - "Oops: int3" with RIP just past the first byte of a probed function's patched entry (the
+//   breakpoint text_poke_bp plants while it rewrites the ftrace call; a vCPU ran it after the
+//   patching had finished);
+// - a NULL instruction fetch whose first frame is the kretprobe return trampoline: ftrace's
+//   trampoline returned to address 0 at the entry of a kretprobed function.
+// Neither may have a frame of toa.ko on the stack.
+
+const FAULT = /\bBUG:|\bOops\b|general protection/;
+
+/** The first oops: from its first line to the end of its trace (or 80 lines). */
+function firstOops(consoleText: string): string[] {
+  const lines = consoleText.split('\n').map((l) => l.replace(/^\[\s*\d+\.\d+\]\s?/, ''));
+  const at = lines.findIndex((l) => FAULT.test(l));
+  if (at < 0) return [];
+  const end = lines.findIndex((l, i) => i > at && l.includes('---[ end trace'));
+  return lines.slice(at, end < 0 ? at + 80 : end + 1);
+}
+
+/** The first reliable frame after "Call Trace:" (frames starting with "?" are guesses). */
+function firstFrame(oops: string[]): string | undefined {
+  const at = oops.findIndex((l) => l.includes('Call Trace:'));
+  if (at < 0) return undefined;
+  return oops
+    .slice(at + 1)
+    .map((l) => l.trim())
+    .find((l) => l !== '<TASK>' && !l.startsWith('?') && !l.startsWith('<IRQ>'));
+}
+
+// arch_rethook_trampoline has no symbol of its own in kallsyms on Debian's 6.x and 7.x builds: it
+// follows trace_clock_x86_tsc, and oopses print it as that function's end.
+const RETHOOK_FRAME = /^(arch_rethook_trampoline\b|trace_clock_x86_tsc\+0x20\/0x20)/;
+
+/**
+ * A description of the text-patching fault in `consoleText`, or null when its first oops is
+ * anything else. `probed`: the functions the module probes.
+ */
+export function textPatchingFault(consoleText: string, probed: readonly string[]): string | null {
+  const oops = firstOops(consoleText);
+  if (!oops.length) return null;
+  const ours = oops.some((l) => !l.startsWith('Modules linked in:') && /\[toa\]/.test(l));
+  if (ours) return null;
+  const rip = oops.find((l) => l.startsWith('RIP: 0010:'))?.slice('RIP: 0010:'.length) ?? '';
+  const head = oops[0] ?? '';
+  if (head.includes('Oops: int3')) {
+    const [, sym = '', off = ''] = /^([\w.]+)\+0x([0-9a-f]+)\//.exec(rip) ?? [];
+    if (probed.includes(sym) && Number.parseInt(off, 16) <= 5)
+      return `int3 at ${sym}+0x${off}, the patched entry of a probed function`;
+    return null;
+  }
+  const nullFetch =
+    head.includes('kernel NULL pointer dereference') &&
+    oops.some((l) => l.includes('supervisor instruction fetch')) &&
+    rip.startsWith('0x0');
+  const frame = firstFrame(oops);
+  if (nullFetch && frame && RETHOOK_FRAME.test(frame))
+    return 'a jump to address 0 at the entry of a kretprobed function (kretprobe trampoline frame)';
+  return null;
+}
+
+/** The last "cycle N/M:" line the unload program printed: cycles that passed every check. */
+export function cyclesDone(output: string): number {
+  const all = [...output.matchAll(/^\s*cycle (\d+)\/\d+:/gm)].map((m) => Number(m[1]));
+  return all.length ? Math.max(...all) : 0;
+}

@@ -1,0 +1,62 @@
+// The runner's reading of lab kernel faults (test/fault.ts), on real consoles from this lab.
+import { readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cyclesDone, textPatchingFault } from '../fault.js';
+import { symbolOf, toaProbes } from '../probes.js';
+
+const probed = toaProbes().map(symbolOf);
+const fixture = (name: string) => readFileSync(`test/host/fixtures/faults/${name}.log`, 'utf8');
+
+for (const who of ['toa', 'baseline']) {
+  test(`${who}: int3 at a probed entry while the module unloads is text patching`, () => {
+    const f = fixture(`${who}-6.12-int3-fentry`);
+    assert.match(
+      textPatchingFault(f, probed) ?? '',
+      /^int3 at (inet_sock_destruct|tcp_v4_syn_recv_sock)\+0x5,/,
+    );
+  });
+  test(`${who}: a jump to 0 under the kretprobe trampoline is text patching`, () => {
+    assert.match(textPatchingFault(fixture(`${who}-6.1-rethook-null`), probed) ?? '', /address 0/);
+  });
+}
+
+test('toa 6.12: the jump to 0 at tcp_v6_syn_recv_sock while toa.ko loads', () => {
+  assert.ok(textPatchingFault(fixture('toa-6.12-rethook-null'), probed));
+});
+
+test('not text patching: a NULL call from __sk_destruct with no trampoline frame', () => {
+  assert.is(textPatchingFault(fixture('baseline-5.10-null-destruct'), probed), null);
+});
+
+test('not text patching: int3 at a function toa.ko does not probe', () => {
+  const f = fixture('toa-6.12-int3-fentry').replace(/inet_sock_destruct\+0x5/g, 'inet6_getname+0x5');
+  assert.is(textPatchingFault(f, probed), null);
+});
+
+test('not text patching: int3 deep inside a probed function', () => {
+  const f = fixture('toa-6.12-int3-fentry').replace(/inet_sock_destruct\+0x5/g, 'inet_sock_destruct+0x45');
+  assert.is(textPatchingFault(f, probed), null);
+});
+
+test('not text patching: a frame of toa.ko on the stack', () => {
+  const f = fixture('toa-6.12-rethook-null').replace(
+    /tcp_v6_rcv\+0x6bd\/0x1370/,
+    'toa_recv_entry6+0x12/0x40 [toa]\n[   75.364274]  tcp_v6_rcv+0x6bd/0x1370',
+  );
+  assert.is(textPatchingFault(f, probed), null);
+});
+
+test('not text patching: a general protection fault, or no fault at all', () => {
+  const gp =
+    'cycle 3/50: ok\n[ 1.0] general protection fault, probably for non-canonical address\n[ 1.0] RIP: 0010:0x0';
+  assert.is(textPatchingFault(gp, probed), null);
+  assert.is(textPatchingFault('cycle 3/50: fine\n', probed), null);
+});
+
+test('cyclesDone: the last completed cycle, 0 before the first', () => {
+  assert.is(cyclesDone(fixture('toa-6.12-int3-fentry')), 8);
+  assert.is(cyclesDone('unload: toa, 50 cycles, seed 1\n'), 0);
+});
+
+test.run();

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Generic netlink family "TOA": counters, configuration and lookup, uapi/toa_genl.h. */
 #include <linux/moduleparam.h>
-#include <linux/version.h>
 #include <net/genetlink.h>
 
 #include "toa_genl.h"
@@ -366,10 +365,7 @@ static struct genl_family toa_genl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.small_ops = toa_genl_ops,
 	.n_small_ops = ARRAY_SIZE(toa_genl_ops),
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 0)
-	/* every command: reserved header bytes zero, no attribute unchecked */
-	.resv_start_op = TOA_CMD_GET_STATS,
-#endif
+	/* resv_start_op (6.1+) stays 0: every command is validated strictly */
 };
 
 int __init toa_genl_register(void)

@@ -9,8 +9,10 @@
 /*
  * Commands. Replies carry the request's command. Errors (errno, with an
  * extack message where one helps):
- * EINVAL  a malformed or out-of-range attribute (the message names it);
- * EPERM   SET_CONFIG without CAP_NET_ADMIN in the socket's user namespace;
+ * EINVAL  a malformed attribute (the extack message names it);
+ * ERANGE  an integer outside its policy range (CIDR prefix > 128, ENABLED > 1);
+ * EPERM   SET_CONFIG without CAP_NET_ADMIN (initial user namespace: the
+ *         settings are global, not per network namespace);
  * ENOENT  LOOKUP: the connection exists but carries no TOA;
  * ESRCH   LOOKUP: no established TCP connection has that 4-tuple.
  */

@@ -40,6 +40,7 @@ const HINTS: Record<string, Record<string, string>> = {
   any: {
     EPERM: 'needs CAP_NET_ADMIN: run as root',
     EINVAL: 'the kernel rejected an attribute',
+    ERANGE: 'an attribute value is out of range',
   },
   lookup: {
     ENOENT: 'the connection carries no TOA (its peer is the client itself)',

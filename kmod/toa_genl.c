@@ -150,11 +150,12 @@ static int toa_genl_set_config(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
-static struct sk_buff *toa_genl_new(struct genl_info *info, void **hdr)
+static struct sk_buff *toa_genl_new(struct genl_info *info, size_t size,
+				    void **hdr)
 {
 	struct sk_buff *msg;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(size, GFP_KERNEL);
 	if (!msg)
 		return NULL;
 	*hdr = genlmsg_put_reply(msg, info, &toa_genl_family, 0,
@@ -198,7 +199,7 @@ static int toa_genl_get_stats(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
-	msg = toa_genl_new(info, &hdr);
+	msg = toa_genl_new(info, NLMSG_GOODSIZE, &hdr);
 	if (!msg)
 		return -ENOMEM;
 	nest = nla_nest_start(msg, TOA_A_STATS);
@@ -243,15 +244,30 @@ static int toa_genl_put_config(struct sk_buff *msg)
 	return 0;
 }
 
+/* One CIDR in a reply: the nest, FAMILY, ADDR (at most 16 bytes), PREFIX. */
+#define TOA_CIDR_SIZE	(nla_total_size(0) + 2 * nla_total_size(1) + \
+			 nla_total_size(16))
+
 static int toa_genl_get_config(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
+	int err, tries;
 	void *hdr;
 
-	msg = toa_genl_new(info, &hdr);
-	if (!msg)
-		return -ENOMEM;
-	return toa_genl_send(msg, hdr, info, toa_genl_put_config(msg));
+	/* sized for the list now; a longer one swapped in meanwhile: try again */
+	for (tries = 0; tries < 3; tries++) {
+		msg = toa_genl_new(info, NLMSG_GOODSIZE +
+				   toa_trust_count() * TOA_CIDR_SIZE, &hdr);
+		if (!msg)
+			return -ENOMEM;
+		err = toa_genl_put_config(msg);
+		if (err != -EMSGSIZE)
+			break;
+		nlmsg_free(msg);
+	}
+	if (err == -EMSGSIZE)
+		return err;
+	return toa_genl_send(msg, hdr, info, err);
 }
 
 static int toa_genl_tuple(struct genl_info *info, struct toa_tuple *t)
@@ -329,7 +345,7 @@ static int toa_genl_lookup(struct sk_buff *skb, struct genl_info *info)
 			       "no established TCP connection with that 4-tuple in this network namespace");
 	if (err)
 		return err;
-	msg = toa_genl_new(info, &hdr);
+	msg = toa_genl_new(info, NLMSG_GOODSIZE, &hdr);
 	if (!msg)
 		return -ENOMEM;
 	return toa_genl_send(msg, hdr, info, toa_genl_put_peer(msg, &peer));

@@ -98,6 +98,18 @@ int toa_trust_add(struct toa_trust_list *l, int family, const u8 *addr,
 	return 0;
 }
 
+unsigned int toa_trust_count(void)
+{
+	const struct toa_trust_list *l;
+	unsigned int n;
+
+	rcu_read_lock();
+	l = rcu_dereference(toa_trust);
+	n = l ? l->n : 0;
+	rcu_read_unlock();
+	return n;
+}
+
 /* "192.0.2.0/24", "2001:db8::/32" or a bare address (a host prefix). */
 static int toa_cidr_parse(const char *s, struct toa_trust_list *l)
 {

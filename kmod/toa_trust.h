@@ -10,6 +10,7 @@ struct toa_trust_list;
 /* @family 4 or 6; an empty list allows every source. */
 bool toa_trust_allows(int family, const void *addr);
 bool toa_trust_empty(void);
+unsigned int toa_trust_count(void);
 
 /* Building a new list: room for @n CIDRs, each checked as it is added. */
 struct toa_trust_list *toa_trust_alloc(unsigned int n);

@@ -20,7 +20,7 @@ import {
   type Tun,
 } from '../../src/lab/index.js';
 import * as a from '../../src/netlink/attrs.js';
-import { openToa, type Toa, ToaError, uapi } from '../../src/netlink/index.js';
+import { cidrToText, openToa, type Toa, ToaError, uapi } from '../../src/netlink/index.js';
 import { encodeOptions, encodeToa } from '../../src/wire/index.js';
 
 const ko = process.env.TOA_KO ?? '';
@@ -202,6 +202,15 @@ test('setConfig trust list without the LB: TOA ignored and counted untrusted; re
   ok.c.abort();
   await toa.setConfig({ trust: [] });
   assert.equal((await toa.config()).trust, []);
+});
+
+test('a trust list longer than one page comes back whole', async () => {
+  const list = Array.from({ length: 400 }, (_, i) =>
+    i % 2 ? `2001:db8:${i.toString(16)}::/48` : `10.${i >> 8}.${i & 255}.0/24`,
+  );
+  await toa.setConfig({ trust: list });
+  assert.equal((await toa.config()).trust.map(cidrToText), list);
+  await toa.setConfig({ trust: [] });
 });
 
 test('setConfig enabled=false: sockets answer the LB as stock; formats set live', async () => {

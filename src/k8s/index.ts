@@ -1,5 +1,5 @@
 // Kubernetes manifests for the toa agent DaemonSet.
-export { type AgentConfig, agentConfig, configText, TRUST_PLACEHOLDER } from './config.js';
+export { type AgentConfig, agentConfig, configText, parseAgentConfig, TRUST_PLACEHOLDER } from './config.js';
 export { manifestDocs, renderManifest } from './manifest.js';
 export * from './options.js';
 export { validatePodMonitor } from './pod-monitor.js';

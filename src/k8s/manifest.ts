@@ -17,8 +17,8 @@ function trustComment(o: ManifestOptions): string[] {
     return [
       'EDIT THIS before applying: "trust" lists the load balancers whose TOA option is believed.',
       'A TOA from any other source would let that source pick the client IP your apps see.',
-      'Write their CIDRs (["10.20.0.0/24", "2001:db8:20::/64"]) or "any" if nothing else can',
-      `reach these nodes. The agent refuses "${TRUST_PLACEHOLDER}" and stays not ready.`,
+      'Write their CIDRs (["10.20.0.0/24", "2001:db8:20::/64"]), or "any" if nothing else can',
+      `reach these nodes. The agent refuses ${TRUST_PLACEHOLDER} (its pods stay not ready, the log says why).`,
       'Or generate this file with your choice: toa k8s manifest --trust CIDR... > toa.yaml',
     ];
   if (o.trust.kind === 'any')

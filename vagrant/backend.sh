@@ -34,23 +34,14 @@ WantedBy=multi-user.target
 UNIT
 
 install -d /opt/toa-lab
-cat >/opt/toa-lab/whoami.js <<'JS'
-// Answers every request with the peer address of its connection, as getpeername() gives it.
-const http = require('node:http');
-const port = Number(process.argv[2]);
-http
-  .createServer((req, res) => {
-    res.end(`${req.socket.remoteAddress}:${req.socket.remotePort}\n`);
-  })
-  .listen(port, () => console.log(`whoami on :${port}`));
-JS
+install -m 0644 /toa/vagrant/whoami.mjs /opt/toa-lab/whoami.mjs
 cat >/etc/systemd/system/toa-whoami.service <<UNIT
 [Unit]
 Description=toa lab: HTTP server answering with the client address it sees
 After=network-online.target
 
 [Service]
-ExecStart=/usr/bin/node /opt/toa-lab/whoami.js $port
+ExecStart=/usr/bin/node /opt/toa-lab/whoami.mjs $port
 DynamicUser=yes
 Restart=on-failure
 

@@ -25,21 +25,10 @@ cd /toa
 npm ci --no-audit --no-fund
 npm run build
 
-backends=() rules=()
-for pair in "$@"; do
-  stand_in=${pair%%=*} real=${pair#*=}
-  backends+=(--backend "$stand_in:$port")
-  rules+=("ip daddr $stand_in tcp dport $port dnat to $real:$port")
-done
+backends=()
+for pair in "$@"; do backends+=(--backend "${pair%%=*}:$port"); done
+/toa/vagrant/lb-dnat.sh "$port" "$@" >/etc/toa-lab-dnat.nft
 
-{
-  echo 'table ip toa_lab {'
-  echo '  chain prerouting {'
-  echo '    type nat hook prerouting priority dstnat; policy accept;'
-  for r in "${rules[@]}"; do echo "    $r"; done
-  echo '  }'
-  echo '}'
-} >/etc/nftables.d-toa-lab.nft
 cat >/etc/systemd/system/toa-lab-lb.service <<UNIT
 [Unit]
 Description=toa lab: userspace FullNAT load balancer inserting TOA
@@ -48,7 +37,7 @@ Wants=network-online.target
 
 [Service]
 ExecStartPre=-/usr/sbin/nft delete table ip toa_lab
-ExecStartPre=/usr/sbin/nft -f /etc/nftables.d-toa-lab.nft
+ExecStartPre=/usr/sbin/nft -f /etc/toa-lab-dnat.nft
 ExecStart=/usr/bin/node /toa/bin/toa.js lab lb --vip $vip:80 ${backends[*]} --local $lb_local --client-dev toalbc --backend-dev toalbb --log
 ExecStopPost=-/usr/sbin/nft delete table ip toa_lab
 Restart=on-failure

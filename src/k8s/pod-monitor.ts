@@ -1,8 +1,9 @@
 // The Prometheus Operator's PodMonitor (monitoring.coreos.com/v1). kubernetes-models has no CRD
-// types for it, so its shape is declared and checked here: the fields we emit, nothing else;
-// the embedded Kubernetes types go through their own validators.
-import { validate as validateSelector } from '@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1LabelSelector';
-import { ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+// types for it, so its shape is declared and checked here: the fields we emit, nothing else.
+// The embedded Kubernetes types (ObjectMeta, LabelSelector) are checked strictly by placing them
+// in core objects that hold them (a ConfigMap's metadata, a PodDisruptionBudget's selector).
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { labels, NAME, SELECTOR } from './labels.js';
 import { validateStrict } from './validate.js';
 
@@ -40,6 +41,15 @@ function keys(where: string, value: unknown, allowed: string[], required = allow
   return o;
 }
 
+function embedded(where: string, check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    // "ConfigMap ?: unknown field /metadata/x" → "PodMonitor: /metadata: unknown field /metadata/x"
+    throw new Error(`PodMonitor: ${where}: ${(e as Error).message.replace(/^\S+ \S+: /, '')}`);
+  }
+}
+
 // Prometheus durations: 30s, 1m30s, ...
 const DURATION = /^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$/;
 
@@ -47,10 +57,13 @@ export function validatePodMonitor(value: unknown): void {
   const o = keys('', value, ['apiVersion', 'kind', 'metadata', 'spec']);
   if (o.apiVersion !== 'monitoring.coreos.com/v1' || o.kind !== 'PodMonitor')
     throw new Error('PodMonitor: apiVersion/kind must be monitoring.coreos.com/v1 PodMonitor');
-  validateStrict(new ObjectMeta(o.metadata as ObjectMeta) as unknown as Parameters<typeof validateStrict>[0]);
+  embedded('/metadata', () => validateStrict(new ConfigMap({ metadata: o.metadata as never })));
   const spec = keys('/spec', o.spec, ['selector', 'podMetricsEndpoints']);
-  if (!validateSelector(spec.selector)) throw new Error('PodMonitor: /spec/selector is not a LabelSelector');
-  keys('/spec/selector', spec.selector, ['matchLabels', 'matchExpressions'], []);
+  embedded('/spec/selector', () =>
+    validateStrict(
+      new PodDisruptionBudget({ metadata: { name: 'x' }, spec: { selector: spec.selector as never } }),
+    ),
+  );
   const endpoints = spec.podMetricsEndpoints;
   if (!Array.isArray(endpoints) || endpoints.length === 0)
     throw new Error('PodMonitor: /spec/podMetricsEndpoints must list at least one endpoint');

@@ -203,13 +203,19 @@ test('PodMonitor: our shape check rejects unknown fields and bad values', () => 
     bad((o) => {
       (o as unknown as { metadata: Record<string, unknown> }).metadata.nmae = 'x';
     }),
-    /unknown field \/nmae/,
+    /\/metadata: unknown field \/metadata\/nmae/,
   );
   assert.throws(
     bad((o) => {
       o.spec.selector = { matchLabels: { a: 1 } };
     }),
-    /LabelSelector/,
+    /\/spec\/selector: .*must be string/,
+  );
+  assert.throws(
+    bad((o) => {
+      o.spec.selector = { matchLabel: { a: 'b' } };
+    }),
+    /\/spec\/selector: unknown field \/spec\/selector\/matchLabel/,
   );
 });
 

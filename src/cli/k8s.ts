@@ -24,6 +24,7 @@ interface Flags {
   formats: string;
   prometheusOperator?: boolean;
   unloadOnExit?: boolean;
+  prebuiltOnly?: boolean;
   output: string;
 }
 
@@ -38,6 +39,7 @@ export function optionsFromFlags(f: Flags): ManifestOptions {
     formats: parseFormatList(f.formats),
     prometheusOperator: f.prometheusOperator === true,
     unloadOnExit: f.unloadOnExit === true,
+    prebuiltOnly: f.prebuiltOnly === true,
   };
 }
 
@@ -59,6 +61,7 @@ export function addK8sCommand(program: Command): void {
     .option('--formats <list>', 'accepted TOA formats', DEFAULT_FORMATS.join(','))
     .option('--prometheus-operator', 'add a PodMonitor (monitoring.coreos.com/v1)')
     .option('--unload-on-exit', 'the agent unloads toa.ko when its pod stops (default: leave it loaded)')
+    .option('--prebuilt-only', 'no build from node headers (nodes without /usr/src): prebuilt modules only')
     .option('--output <format>', 'yaml or json', 'yaml')
     .addHelpText(
       'after',

@@ -14,6 +14,8 @@ export const HOST_USR_LIB = '/host/usr/lib';
 
 interface Mount {
   name: string;
+  /** Only for building from the node's headers (left out with --prebuilt-only). */
+  build?: true;
   path: string;
   volume: Omit<IVolume, 'name'>;
   readOnly: boolean;
@@ -32,14 +34,18 @@ const MOUNTS: Mount[] = [
     volume: { hostPath: { path: '/lib/modules', type: 'Directory' } },
     readOnly: true,
   },
+  // With type Directory a node without /usr/src (Talos, Bottlerocket) cannot start the pod at
+  // all: such clusters use --prebuilt-only, which leaves these two out.
   {
     name: 'usr-src',
+    build: true,
     path: '/usr/src',
     volume: { hostPath: { path: '/usr/src', type: 'Directory' } },
     readOnly: true,
   },
   {
     name: 'usr-lib',
+    build: true,
     path: HOST_USR_LIB,
     volume: { hostPath: { path: '/usr/lib', type: 'Directory' } },
     readOnly: true,
@@ -56,6 +62,8 @@ const MOUNTS: Mount[] = [
   { name: 'tmp', path: '/tmp', volume: { emptyDir: { sizeLimit: '64Mi' } }, readOnly: false },
 ];
 
+const mounts = (o: ManifestOptions) => MOUNTS.filter((m) => !(o.prebuiltOnly && m.build));
+
 const volumeMount = (m: Mount): IVolumeMount => ({
   name: m.name,
   mountPath: m.path,
@@ -67,7 +75,7 @@ export function agentArgs(o: ManifestOptions): string[] {
     `--config=${CONFIG_DIR}/config.json`,
     `--metrics-port=${o.metricsPort}`,
     `--state-dir=${STATE_DIR}`,
-    `--host-usr-lib=${HOST_USR_LIB}`,
+    ...(o.prebuiltOnly ? ['--prebuilt-only'] : [`--host-usr-lib=${HOST_USR_LIB}`]),
     ...(o.unloadOnExit ? ['--unload-on-exit'] : []),
   ];
 }
@@ -112,7 +120,7 @@ function agent(o: ManifestOptions): IContainer {
       // finit_module and delete_module exactly when CAP_SYS_MODULE is granted.
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumeMounts: MOUNTS.map(volumeMount),
+    volumeMounts: mounts(o).map(volumeMount),
   };
 }
 
@@ -140,7 +148,7 @@ export function daemonSet(o: ManifestOptions): DaemonSet {
           // --unload-on-exit waits out callers still inside the module before it returns.
           terminationGracePeriodSeconds: 60,
           containers: [agent(o)],
-          volumes: MOUNTS.map((m) => ({ name: m.name, ...m.volume })),
+          volumes: mounts(o).map((m) => ({ name: m.name, ...m.volume })),
         },
       },
     },

@@ -17,6 +17,7 @@ const base: ManifestOptions = {
   formats: DEFAULT_FORMATS,
   prometheusOperator: false,
   unloadOnExit: false,
+  prebuiltOnly: false,
 };
 
 const header = (cmd: string) => [

@@ -15,6 +15,8 @@ export interface ManifestOptions {
   formats: FormatName[];
   prometheusOperator: boolean;
   unloadOnExit: boolean;
+  /** No build from the node's headers: no /usr/src, /usr/lib mounts; the agent loads prebuilt modules only. */
+  prebuiltOnly: boolean;
 }
 
 export const DEFAULT_FORMATS: FormatName[] = ['254/8', '254/20'];

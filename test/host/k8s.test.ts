@@ -48,6 +48,7 @@ const OPTS: ManifestOptions = {
   formats: ['254/8', '254/20'],
   prometheusOperator: true,
   unloadOnExit: false,
+  prebuiltOnly: false,
 };
 
 test('no trust choice, or both: exit 2, one line naming the spoofing risk, nothing on stdout', async () => {
@@ -253,6 +254,18 @@ test('the DaemonSet: least privilege, probes on the metrics port, every node', (
     if (v.hostPath) assert.is(byName[v.name], v.name !== 'dev-tun', v.name);
     else assert.ok(v.emptyDir || v.configMap, v.name);
   }
+});
+
+test('--prebuilt-only: no header mounts, the agent told so', () => {
+  const ds = manifestDocs({ ...OPTS, prebuiltOnly: true })[3]?.value as DaemonSet;
+  const c = ds.spec?.template.spec?.containers[0];
+  const paths = (c?.volumeMounts ?? []).map((m) => m.mountPath);
+  assert.equal(paths, ['/etc/toa', '/lib/modules', '/dev/net/tun', '/var/lib/toa', '/tmp']);
+  assert.equal(
+    (ds.spec?.template.spec?.volumes ?? []).map((v) => v.name),
+    ['config', 'lib-modules', 'dev-tun', 'state', 'tmp'],
+  );
+  assert.ok(c?.args?.includes('--prebuilt-only') && !c.args.some((a) => a.startsWith('--host-usr-lib')));
 });
 
 test('the config file: what the manifest writes the agent accepts; the placeholder it refuses', () => {

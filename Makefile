@@ -7,7 +7,7 @@ CACHE ?= $(CURDIR)/.cache
 BUILD := $(CURDIR)/build
 export CACHE BUILD
 
-.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean
+.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean manifests vagrant-validate
 
 all: build
 
@@ -48,6 +48,15 @@ bench: build
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
 demo: build
 	LAB_ACCEL=$${LAB_ACCEL:-tcg,thread=single} test/vm/boot.sh $(DEMO_KERNEL) node dist/src/lab/demo.js
+
+# deploy/*.yaml from src/k8s (a host test fails when they drift from the code).
+manifests:
+	npx tsx src/k8s/deploy.ts
+
+# The multi-VM lab's Vagrantfile and provisioning scripts, checked without a hypervisor.
+vagrant-validate:
+	cd vagrant && vagrant validate --ignore-provider
+	shellcheck vagrant/*.sh
 
 clean:
 	rm -rf $(BUILD) dist

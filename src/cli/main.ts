@@ -1,6 +1,7 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
 import { addInspectCommand } from './inspect.js';
+import { addK8sCommand } from './k8s.js';
 import { addLabCommand } from './lab.js';
 
 const program = new Command('toa')
@@ -15,5 +16,6 @@ const program = new Command('toa')
 
 addInspectCommand(program);
 addLabCommand(program);
+addK8sCommand(program);
 
 await program.parseAsync();

@@ -51,8 +51,11 @@ export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
   return peer;
 }
 
-/** A getpeername() sockaddr; null when it is not AF_INET/AF_INET6. */
-export function decodeSockaddr(b: Buffer): Endpoint | null {
+/** A getpeername() sockaddr as the plain peer; null when it is not AF_INET/AF_INET6. */
+export function decodeSockaddr(b: Buffer): OriginalPeer | null {
   const family = u16(b, 0);
-  return endpoint(b, family, family === AF_INET ? 4 : 8, b.readUInt16BE(2));
+  const port = b.readUInt16BE(2);
+  if (family === AF_INET) return { address: addressTextAt(b, 4, 4), port, family: 'IPv4', via: 'peer' };
+  if (family === AF_INET6) return { address: addressTextAt(b, 8, 16), port, family: 'IPv6', via: 'peer' };
+  return null;
 }

@@ -1,7 +1,8 @@
 // The app side of `make bench` for originalPeer(): accepts one connection on argv[2] (host:port),
-// then times, on that socket, originalPeer() uncached through the addon and through ffi-rs, cached,
-// socket.remoteAddress, and (test/bench/syscall.c, given the same socket as fd 3) the bare C
-// syscalls. Prints "listening", then one JSON line of ns per call. Not a timed test.
+// then times, on that socket, originalPeer() uncached through the addon and through ffi-rs (the
+// lookup by fd: no per-socket cache, no Node-cached remoteAddress), cached, the addon's raw
+// getsockopt, socket.remoteAddress, and (test/bench/syscall.c, given the same socket as fd 3) the
+// bare C syscalls. Prints "listening", then one JSON line of ns per call. Not a timed test.
 import { execFileSync, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { loadAddon } from '../../src/binding/addon.js';
 import { loadFfi } from '../../src/binding/ffi.js';
 import { originalPeer } from '../../src/binding/index.js';
 import { lookup } from '../../src/binding/peer.js';
-import type { Syscalls } from '../../src/binding/syscalls.js';
+import { IPPROTO_IP, type Syscalls, TOA_PEER_INFO_SIZE } from '../../src/binding/syscalls.js';
 
 const ITERS = Number(process.env.BENCH_ITERS ?? 200000);
 const ROUNDS = 5;
@@ -21,6 +22,7 @@ const must = (b: Syscalls | Error): Syscalls => {
   return b;
 };
 const addon = must(loadAddon());
+const info = Buffer.alloc(TOA_PEER_INFO_SIZE);
 const ffi = must(loadFfi());
 
 /** Median over ROUNDS of ns per call of f, iters calls a round. */
@@ -47,11 +49,14 @@ const server = net.createServer((s) => {
     bareGetsockopt: bare.getsockopt_ns,
     getsockoptResult: bare.getsockopt,
     addon: time(() => {
-      sink = lookup(addon, fd, s);
+      sink = lookup(addon, fd);
     }),
     ffi: time(() => {
-      sink = lookup(ffi, fd, s);
+      sink = lookup(ffi, fd);
     }, ITERS / 20),
+    addonGetsockopt: time(() => {
+      sink = addon.peerInfo(fd, IPPROTO_IP, info);
+    }),
     cached: time(() => {
       sink = originalPeer(s);
     }),

@@ -16,6 +16,7 @@ interface Figures {
   bareGetsockopt: number;
   getsockoptResult: number;
   addon: number;
+  addonGetsockopt: number;
   ffi: number;
   cached: number;
   remoteAddress: number;
@@ -54,6 +55,9 @@ export function report(f: Figures, label: string): void {
   );
   console.log(
     `  originalPeer ffi-rs      ${n(f.ffi)}  ${(f.ffi / f.bareGetpeername).toFixed(2)}x getpeername`,
+  );
+  console.log(
+    `  addon getsockopt alone   ${n(f.addonGetsockopt)}  ${(f.addonGetsockopt / f.bareGetsockopt).toFixed(2)}x C getsockopt (the probe)`,
   );
   console.log(`  originalPeer cached      ${f.cached.toFixed(1)} ns (goal <= 100 ns)`);
   console.log(`  socket.remoteAddress     ${f.remoteAddress.toFixed(1)} ns`);

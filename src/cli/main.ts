@@ -1,5 +1,6 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
+import { addDoctorCommand } from './doctor.js';
 import { addInspectCommand } from './inspect.js';
 import { addLabCommand } from './lab.js';
 
@@ -13,6 +14,7 @@ const program = new Command('toa')
     process.exit(2);
   });
 
+addDoctorCommand(program);
 addInspectCommand(program);
 addLabCommand(program);
 

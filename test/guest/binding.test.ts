@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Diagnosis } from '../../src/binding/diagnose.js';
 import type { OriginalPeer } from '../../src/binding/index.js';
 import {
   type Connection,
@@ -154,6 +155,18 @@ test.after(async () => {
   await tun?.close();
   if (ns) await deleteNetns(ns);
   unload();
+});
+
+test('toa doctor: toa.ko loaded, its lookup answers (ENOENT on loopback), the addon, exit 0', () => {
+  const out = run(process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'doctor', '--json');
+  const d = JSON.parse(out) as Diagnosis;
+  assert.is(d.binding.kind, 'addon');
+  assert.ok(d.module.loaded && d.module.version, 'doctor reads /sys/module/toa/version');
+  assert.is(d.lookup.errno, 2);
+  assert.ok(d.lookup.answers, d.lookup.text);
+  assert.is(d.lookup.peerVia, 'peer');
+  assert.equal(d.warnings, []);
+  assert.ok(d.ok);
 });
 
 const cases: [string, number, FormatName, string, string, 'IPv4' | 'IPv6'][] = [

@@ -27,10 +27,37 @@ const u16 = (b: Buffer, at: number) => (LE ? b.readUInt16LE(at) : b.readUInt16BE
 const SEEN: Record<number, SeenIn> = { 1: 'syn', 2: 'ack', 3: 'data' };
 const HAS_PORT = 0x01;
 
+/**
+ * One address slot's last bytes and their text. Formatting an address costs about as much as the
+ * rest of a lookup, and the same ones recur (a few load balancers; a client's many connections).
+ */
+interface Memo {
+  len: number;
+  w: [number, number, number, number];
+  text: string;
+}
+const memo = (): Memo => ({ len: 0, w: [0, 0, 0, 0], text: '' });
+const PEER = memo();
+const CLIENT = memo();
+const LB = memo();
+
+function textAt(m: Memo, b: Buffer, at: number, len: 4 | 16): string {
+  const w0 = b.readInt32LE(at);
+  const w1 = len === 16 ? b.readInt32LE(at + 4) : 0;
+  const w2 = len === 16 ? b.readInt32LE(at + 8) : 0;
+  const w3 = len === 16 ? b.readInt32LE(at + 12) : 0;
+  const w = m.w;
+  if (m.len === len && w[0] === w0 && w[1] === w1 && w[2] === w2 && w[3] === w3) return m.text;
+  m.len = len;
+  m.w = [w0, w1, w2, w3];
+  m.text = addressTextAt(b, at, len);
+  return m.text;
+}
+
 /** An address of family AF_INET/AF_INET6 at `at`; null for any other family. */
-function endpoint(b: Buffer, family: number, addrAt: number, port: number): Endpoint | null {
-  if (family === AF_INET) return { address: addressTextAt(b, addrAt, 4), port, family: 'IPv4' };
-  if (family === AF_INET6) return { address: addressTextAt(b, addrAt, 16), port, family: 'IPv6' };
+function endpoint(m: Memo, b: Buffer, family: number, addrAt: number, port: number): Endpoint | null {
+  if (family === AF_INET) return { address: textAt(m, b, addrAt, 4), port, family: 'IPv4' };
+  if (family === AF_INET6) return { address: textAt(m, b, addrAt, 16), port, family: 'IPv6' };
   return null;
 }
 
@@ -40,8 +67,8 @@ export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
   if (filled < 48 || version < 1)
     throw new Error(`toa.ko answered a toa_peer_info v${version} of ${filled} bytes`);
   const port = b[12] && b[12] & HAS_PORT ? b.readUInt16BE(8) : 0;
-  const client = endpoint(b, b[4] ?? 0, 16, port);
-  const lb = endpoint(b, b[5] ?? 0, 32, b.readUInt16BE(10));
+  const client = endpoint(CLIENT, b, b[4] ?? 0, 16, port);
+  const lb = endpoint(LB, b, b[5] ?? 0, 32, b.readUInt16BE(10));
   if (!client || !lb) throw new Error(`toa.ko answered unknown families ${b[4]}/${b[5]}`);
   const peer: OriginalPeer = { address: client.address, port, family: client.family, via: 'toa', lb };
   const format = FORMAT_NAMES[b[6] ?? -1];
@@ -55,7 +82,7 @@ export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
 export function decodeSockaddr(b: Buffer): OriginalPeer | null {
   const family = u16(b, 0);
   const port = b.readUInt16BE(2);
-  if (family === AF_INET) return { address: addressTextAt(b, 4, 4), port, family: 'IPv4', via: 'peer' };
-  if (family === AF_INET6) return { address: addressTextAt(b, 8, 16), port, family: 'IPv6', via: 'peer' };
+  if (family === AF_INET) return { address: textAt(PEER, b, 4, 4), port, family: 'IPv4', via: 'peer' };
+  if (family === AF_INET6) return { address: textAt(PEER, b, 8, 16), port, family: 'IPv6', via: 'peer' };
   return null;
 }

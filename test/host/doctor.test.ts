@@ -1,6 +1,9 @@
 // `toa doctor` on the host, where toa.ko is not loaded: the binding, why, the module warning, the
 // lookup's ENOPROTOOPT, the exit status, and TOA_DEBUG=1.
 import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Diagnosis } from '../../src/binding/diagnose.js';
@@ -48,6 +51,29 @@ test('TOA_DEBUG=1 names the chosen binding once, on stderr', () => {
   const r = doctor({ TOA_DEBUG: '1' });
   assert.is(r.status, 0);
   assert.equal(r.stderr.match(/binding: \w+/g), ['binding: addon']);
+});
+
+test('an install whose addon is missing or broken: ffi-rs serves, doctor says why, exit 0', () => {
+  assert.ok(existsSync('dist/src/cli/main.js'), 'dist/ is not built: run npm run build (make build)');
+  const pkg = mkdtempSync(join(tmpdir(), 'toa-pkg-'));
+  try {
+    cpSync('dist/src', join(pkg, 'dist/src'), { recursive: true });
+    cpSync('package.json', join(pkg, 'package.json'));
+    symlinkSync(join(process.cwd(), 'node_modules'), join(pkg, 'node_modules'));
+    const run = () =>
+      spawnSync(process.execPath, [join(pkg, 'dist/src/cli/main.js'), 'doctor'], { encoding: 'utf8' });
+    let r = run();
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^binding {3}ffi \(addon: native\/build\/Release\/toa_peer\.node is not built/m);
+    assert.match(r.stdout, /^warning: the addon did not load, ffi-rs serves/m);
+    mkdirSync(join(pkg, 'native/build/Release'), { recursive: true });
+    writeFileSync(join(pkg, 'native/build/Release/toa_peer.node'), 'not an ELF file');
+    r = run();
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^binding {3}ffi \(addon: cannot load .*toa_peer\.node: .*\)$/m);
+  } finally {
+    rmSync(pkg, { recursive: true, force: true });
+  }
 });
 
 test.run();

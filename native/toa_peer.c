@@ -88,7 +88,7 @@ static napi_value lookup(napi_env env, napi_callback_info info)
 	if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc != 2 ||
 	    napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
 	    napi_get_value_int32(env, argv[1], &level) != napi_ok)
-		return throw_usage(env, "toa_peer: expected lookup(fd, level)");
+		return throw_usage(env, "toa_peer: expected (fd, level) as numbers");
 	return result(env, lookup_fd(data, fd, level));
 }
 

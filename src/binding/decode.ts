@@ -23,7 +23,14 @@ export interface OriginalPeer extends Endpoint {
 }
 
 const LE = endianness() === 'LE';
-const u16 = (b: Buffer, at: number) => (LE ? b.readUInt16LE(at) : b.readUInt16BE(at));
+// Index arithmetic, not Buffer's read*(): those validate their offset on every call, which
+// showed in the lookup's profile. The buffers are the bindings' own, always long enough.
+const byte = (b: Buffer, at: number) => b[at] as number;
+const be16 = (b: Buffer, at: number) => (byte(b, at) << 8) | byte(b, at + 1);
+const u16 = (b: Buffer, at: number) => (LE ? byte(b, at) | (byte(b, at + 1) << 8) : be16(b, at));
+/** Four bytes as one number, in whatever order: only compared for equality. */
+const word = (b: Buffer, at: number) =>
+  byte(b, at) | (byte(b, at + 1) << 8) | (byte(b, at + 2) << 16) | (byte(b, at + 3) << 24);
 const SEEN: Record<number, SeenIn> = { 1: 'syn', 2: 'ack', 3: 'data' };
 const HAS_PORT = 0x01;
 
@@ -42,10 +49,10 @@ const CLIENT = memo();
 const LB = memo();
 
 function textAt(m: Memo, b: Buffer, at: number, len: 4 | 16): string {
-  const w0 = b.readInt32LE(at);
-  const w1 = len === 16 ? b.readInt32LE(at + 4) : 0;
-  const w2 = len === 16 ? b.readInt32LE(at + 8) : 0;
-  const w3 = len === 16 ? b.readInt32LE(at + 12) : 0;
+  const w0 = word(b, at);
+  const w1 = len === 16 ? word(b, at + 4) : 0;
+  const w2 = len === 16 ? word(b, at + 8) : 0;
+  const w3 = len === 16 ? word(b, at + 12) : 0;
   const w = m.w;
   if (m.len === len && w[0] === w0 && w[1] === w1 && w[2] === w2 && w[3] === w3) return m.text;
   m.len = len;
@@ -66,9 +73,9 @@ export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
   const version = u16(b, 0);
   if (filled < 48 || version < 1)
     throw new Error(`toa.ko answered a toa_peer_info v${version} of ${filled} bytes`);
-  const port = b[12] && b[12] & HAS_PORT ? b.readUInt16BE(8) : 0;
+  const port = b[12] && b[12] & HAS_PORT ? be16(b, 8) : 0;
   const client = endpoint(CLIENT, b, b[4] ?? 0, 16, port);
-  const lb = endpoint(LB, b, b[5] ?? 0, 32, b.readUInt16BE(10));
+  const lb = endpoint(LB, b, b[5] ?? 0, 32, be16(b, 10));
   if (!client || !lb) throw new Error(`toa.ko answered unknown families ${b[4]}/${b[5]}`);
   const peer: OriginalPeer = { address: client.address, port, family: client.family, via: 'toa', lb };
   const format = FORMAT_NAMES[b[6] ?? -1];
@@ -81,7 +88,7 @@ export function decodePeerInfo(b: Buffer, filled: number): OriginalPeer {
 /** A getpeername() sockaddr as the plain peer; null when it is not AF_INET/AF_INET6. */
 export function decodeSockaddr(b: Buffer): OriginalPeer | null {
   const family = u16(b, 0);
-  const port = b.readUInt16BE(2);
+  const port = be16(b, 2);
   if (family === AF_INET) return { address: textAt(PEER, b, 4, 4), port, family: 'IPv4', via: 'peer' };
   if (family === AF_INET6) return { address: textAt(PEER, b, 8, 16), port, family: 'IPv6', via: 'peer' };
   return null;

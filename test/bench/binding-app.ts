@@ -1,12 +1,12 @@
-// The app side of `make bench` for originalPeer(): accepts CONNS (argv[3], default 1) connections on
-// argv[2] (host:port), then times on the first, ROUNDS times over, interleaved so that load on a
-// shared machine hits every figure alike: the bare C syscalls (test/bench/syscall.c, given the
-// socket as fd 3), originalPeer() uncached through the addon and through ffi-rs (the lookup by fd:
-// no per-socket cache, no Node-cached remoteAddress), the addon's raw getsockopt, cached, and
-// socket.remoteAddress. With two connections (different client addresses), also the addon lookup
-// alternating between them, so the address text is never the last one decoded. Prints
-// "listening", then one JSON line: the median ns per call of each, and the median of the per-round
-// ratios addon / bare getpeername. Not a timed test.
+// The app side of `make bench` for originalPeer(): accepts CONNS (argv[3], default 1) connections
+// on argv[2] (host:port), then times on the first, BENCH_ROUNDS (9) times over and interleaved, so
+// that load on a shared machine hits every figure alike: the bare C syscalls (test/bench/syscall.c,
+// given the socket as fd 3) just before and just after originalPeer() uncached through the addon
+// (the lookup by fd: no per-socket cache, no Node-cached remoteAddress), then through ffi-rs, the
+// addon's raw getsockopt, cached, and socket.remoteAddress. With two connections (different client
+// addresses), also the addon lookup alternating between them, so the address text is never the
+// last one decoded. Prints "listening", then one JSON line: the median ns per call of each, and
+// the median of the per-round ratios addon / bare getpeername. Not a timed test.
 import { execFileSync, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { lookup } from '../../src/binding/peer.js';
 import { IPPROTO_IP, type Syscalls, TOA_PEER_INFO_SIZE } from '../../src/binding/syscalls.js';
 
 const ITERS = Number(process.env.BENCH_ITERS ?? 200000);
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const CONNS = Number(process.argv[3] ?? 1);
 const [host = '127.0.0.1', port = '0'] = (process.argv[2] ?? '').split(/:(?=\d+$)/);
 const bin = '/tmp/toa-bench-syscall';
@@ -76,18 +76,22 @@ function bench(sockets: net.Socket[]) {
   const runs: Record<string, number[]> = { bareGetpeername: [], bareGetsockopt: [], ratio: [] };
   for (const name of Object.keys(figures)) runs[name] = [];
   let getsockoptResult = 0;
-  for (let r = 0; r < ROUNDS; r++) {
+  const bareRun = () => {
     const c = spawnSync(bin, [String(ITERS)], { stdio: ['ignore', 'pipe', 'inherit', fd], encoding: 'utf8' });
-    const bare = JSON.parse(c.stdout) as {
-      getpeername_ns: number;
-      getsockopt_ns: number;
-      getsockopt: number;
-    };
-    runs.bareGetpeername?.push(bare.getpeername_ns);
-    runs.bareGetsockopt?.push(bare.getsockopt_ns);
-    getsockoptResult = bare.getsockopt;
-    for (const [name, f] of Object.entries(figures)) runs[name]?.push(f());
-    runs.ratio?.push((runs.addon?.[r] as number) / bare.getpeername_ns);
+    return JSON.parse(c.stdout) as { getpeername_ns: number; getsockopt_ns: number; getsockopt: number };
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    // The addon between two bare runs: its ratio compares calls made under the same load.
+    const before = bareRun();
+    const addonNs = figures.addon?.() as number;
+    const after = bareRun();
+    const bare = (before.getpeername_ns + after.getpeername_ns) / 2;
+    runs.bareGetpeername?.push(bare);
+    runs.bareGetsockopt?.push((before.getsockopt_ns + after.getsockopt_ns) / 2);
+    getsockoptResult = after.getsockopt;
+    runs.addon?.push(addonNs);
+    runs.ratio?.push(addonNs / bare);
+    for (const [name, f] of Object.entries(figures)) if (name !== 'addon') runs[name]?.push(f());
   }
   if (sink === undefined) process.exitCode = 1;
   const out: Record<string, unknown> = { peer: originalPeer(s), getsockoptResult };

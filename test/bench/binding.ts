@@ -68,7 +68,7 @@ function ns(x: number, spread: Spread | undefined, digits = 0): string {
 export function report(f: Figures, label: string): void {
   const x = (a: number) => `${(a / f.bareGetpeername).toFixed(2)}x getpeername`;
   console.log(
-    `bench binding ${label}: via ${f.peer.via}, getsockopt ${f.getsockoptResult}; median [min-max] of 5 rounds`,
+    `bench binding ${label}: via ${f.peer.via}, getsockopt ${f.getsockoptResult}; median [min-max] of ${process.env.BENCH_ROUNDS ?? 9} rounds`,
   );
   console.log(`  bare getpeername (C)      ${ns(f.bareGetpeername, f.bareGetpeernameSpread).trim()}`);
   console.log(`  bare getsockopt (C)       ${ns(f.bareGetsockopt, f.bareGetsockoptSpread).trim()}`);

@@ -21,6 +21,7 @@ struct bufs {
 	socklen_t info_len;
 	void *addr;
 	socklen_t addr_len;
+	napi_ref refs[2];
 };
 
 /* CLOCK_MONOTONIC_COARSE ns until which toa.ko counts as absent; process-wide, 0: never seen. */
@@ -103,11 +104,22 @@ static int buffer_arg(napi_env env, napi_value v, void **data, socklen_t *len, n
 	return napi_create_reference(env, v, 1, ref) == napi_ok ? 0 : -1;
 }
 
+/* The lookup function is gone (its env, e.g. a worker, ended): release the buffers. */
+static void free_bufs(napi_env env, void *data, void *hint)
+{
+	struct bufs *b = data;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (b->refs[i])
+			napi_delete_reference(env, b->refs[i]);
+	free(b);
+}
+
 /* lookupWith(info, addr): a lookup(fd, level) that fills those two Buffers. */
 static napi_value lookup_with(napi_env env, napi_callback_info info)
 {
 	napi_value argv[2], fn;
-	napi_ref refs[2];
 	struct bufs *b;
 	size_t argc = 2;
 
@@ -115,13 +127,16 @@ static napi_value lookup_with(napi_env env, napi_callback_info info)
 	if (!b)
 		return throw_usage(env, "toa_peer: out of memory");
 	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
-	    buffer_arg(env, argv[0], &b->info, &b->info_len, &refs[0]) ||
-	    buffer_arg(env, argv[1], &b->addr, &b->addr_len, &refs[1]) ||
-	    napi_create_function(env, "lookup", NAPI_AUTO_LENGTH, lookup, b, &fn) != napi_ok) {
-		free(b); /* refs, if any, leak with the throw: a usage bug, once */
-		return throw_usage(env, "toa_peer: expected lookupWith(Buffer, Buffer)");
-	}
+	    buffer_arg(env, argv[0], &b->info, &b->info_len, &b->refs[0]) ||
+	    buffer_arg(env, argv[1], &b->addr, &b->addr_len, &b->refs[1]) ||
+	    napi_create_function(env, "lookup", NAPI_AUTO_LENGTH, lookup, b, &fn) != napi_ok)
+		goto bad;
+	if (napi_add_finalizer(env, fn, b, free_bufs, NULL, NULL) != napi_ok)
+		goto bad;
 	return fn;
+bad:
+	free_bufs(env, b, NULL);
+	return throw_usage(env, "toa_peer: expected lookupWith(Buffer, Buffer)");
 }
 
 /* (fd, [level,] Buffer): a number or two and a Buffer, for the raw calls. */

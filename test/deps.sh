@@ -10,11 +10,12 @@ as_root() { if ((EUID)); then sudo "$@"; else "$@"; fi; }
 # The lab (qemu, busybox, kmod, cpio, zstd/xz, debootstrap, gpg for the keyring check, pahole
 # for 6.12+ module BTF), the C tests and fuzzer (clang, gcc-12, libpcap), netns tests (iproute2),
 # the Wireshark dissector's test and `make bench` (tshark; GNU time for peak RSS), the lab load
-# balancer's client in the guest tests and `make demo` (curl), the vagrant/ check (vagrant,
-# shellcheck; nftables for its network rehearsal) and the manifests' YAML read-back (ruby's Psych).
+# balancer's client in the guest tests and `make demo` (curl), the binding's syscall count (strace),
+# the vagrant/ check (vagrant, shellcheck; nftables for its network rehearsal) and the manifests'
+# YAML read-back (ruby's Psych).
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd gzip dwarves debootstrap gpg
   debian-archive-keyring clang gcc-12 make libc6-dev libelf-dev libpcap-dev iproute2 tshark time curl
-  vagrant shellcheck ruby nftables)
+  strace vagrant shellcheck ruby nftables)
 
 missing() { # PACKAGE...: print those not installed
   local installed

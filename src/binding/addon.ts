@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Syscalls } from './syscalls.js';
+import { SOCKADDR_SIZE, type Syscalls, TOA_PEER_INFO_SIZE } from './syscalls.js';
 
 // src/binding (tsx) and dist/src/binding (built) sit at different depths below the package root.
 const CANDIDATES = [
@@ -11,6 +11,7 @@ const CANDIDATES = [
 ];
 
 interface Addon {
+  lookupWith(info: Buffer, addr: Buffer): (fd: number, level: number) => number;
   peerInfo(fd: number, level: number, buf: Buffer): number;
   peerName(fd: number, buf: Buffer): number;
 }
@@ -21,7 +22,10 @@ export function loadAddon(): Syscalls | Error {
   if (!path) return new Error('native/build/Release/toa_peer.node is not built (npm run build:native)');
   try {
     const addon = createRequire(import.meta.url)(path) as Addon;
-    return { kind: 'addon', peerInfo: addon.peerInfo, peerName: addon.peerName };
+    const info = Buffer.alloc(TOA_PEER_INFO_SIZE);
+    const addr = Buffer.alloc(SOCKADDR_SIZE);
+    const lookup = addon.lookupWith(info, addr);
+    return { kind: 'addon', lookup, info, addr, peerInfo: addon.peerInfo, peerName: addon.peerName };
   } catch (err) {
     return new Error(`cannot load ${path}: ${(err as Error).message}`);
   }

@@ -1,5 +1,6 @@
 // The fallback when the addon could not be built: the same two libc calls through ffi-rs.
 import { DataType, load, open } from 'ffi-rs';
+import { sequence } from './sequence.js';
 import { type Syscalls, TOA_SO_GET_PEER } from './syscalls.js';
 
 const LIB = 'toa-libc';
@@ -31,8 +32,7 @@ export function loadFfi(): Syscalls | Error {
   // socklen_t in/out: the kernel's writes land in the buffers ffi-rs passes by pointer.
   const len = Buffer.alloc(4);
   const filled = (r: number) => (r < 0 ? r : len.readUInt32LE(0));
-  return {
-    kind: 'ffi',
+  const raw: Pick<Syscalls, 'peerInfo' | 'peerName'> = {
     peerInfo(fd, level, buf) {
       len.writeUInt32LE(buf.length, 0);
       const I = DataType.I32;
@@ -49,4 +49,5 @@ export function loadFfi(): Syscalls | Error {
       return filled(call('getpeername', [DataType.I32, DataType.U8Array, DataType.U8Array], [fd, buf, len]));
     },
   };
+  return { kind: 'ffi', ...raw, ...sequence(raw.peerInfo, raw.peerName) };
 }

@@ -1,11 +1,17 @@
 // Picks the syscall provider once: the addon, else ffi-rs; TOA_BINDING=addon|ffi forces one.
-import { debuglog } from 'node:util';
+import { debuglog, format } from 'node:util';
 import { loadAddon } from './addon.js';
 import { loadFfi } from './ffi.js';
 import type { BindingKind, Syscalls } from './syscalls.js';
 
-export const debug = debuglog('toa');
+/** NODE_DEBUG=toa, or TOA_DEBUG=1 for those who do not know Node's switch. */
+export const debug =
+  process.env.TOA_DEBUG === '1'
+    ? (fmt: string, ...args: unknown[]) =>
+        process.stderr.write(`TOA ${process.pid}: ${format(fmt, ...args)}\n`)
+    : debuglog('toa');
 let chosen: Syscalls | undefined;
+let addonError: string | undefined;
 
 function pick(): Syscalls {
   const forced = process.env.TOA_BINDING ?? '';
@@ -14,6 +20,7 @@ function pick(): Syscalls {
   if (forced !== 'ffi') {
     const addon = loadAddon();
     if (!(addon instanceof Error)) return addon;
+    addonError = addon.message;
     if (forced === 'addon')
       throw new Error(`TOA_BINDING=addon but ${addon.message}; rebuild it or unset TOA_BINDING`);
     debug('addon unavailable (%s), trying ffi-rs', addon.message);
@@ -35,4 +42,9 @@ export function syscalls(): Syscalls {
 /** Which provider originalPeer() uses: 'addon' (N-API) or 'ffi' (ffi-rs). */
 export function bindingKind(): BindingKind {
   return syscalls().kind;
+}
+
+/** Why the addon is not the binding: its load error, or undefined (it loaded, or TOA_BINDING=ffi). */
+export function addonLoadError(): string | undefined {
+  return addonError;
 }

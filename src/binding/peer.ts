@@ -9,9 +9,8 @@ import {
   ENOTCONN,
   ENOTSOCK,
   IPPROTO_IP,
-  SOCKADDR_SIZE,
   type Syscalls,
-  TOA_PEER_INFO_SIZE,
+  VIA_PEER,
 } from './syscalls.js';
 
 // Node internals: a net.Socket's libuv handle is socket._handle (a TCPWrap, null once closed) and
@@ -23,8 +22,6 @@ interface Handle {
 
 const cache = new WeakMap<Socket, OriginalPeer | null>();
 const CLOSED = 'originalPeer: the socket is closed or destroyed; call it while the connection is open';
-const info = Buffer.alloc(TOA_PEER_INFO_SIZE);
-const addr = Buffer.alloc(SOCKADDR_SIZE);
 let warnedUnloaded = false;
 
 function fdOf(socket: Socket): number {
@@ -38,35 +35,27 @@ function fdOf(socket: Socket): number {
   return fd;
 }
 
-/**
- * The plain peer: Node's own (cached) remoteAddress when there is a socket, else getpeername.
- * Object literals, not spreads: a spread here cost more than the syscall.
- */
-function plainPeer(sys: Syscalls, fd: number, socket?: Socket): OriginalPeer | null {
-  if (socket) {
-    const { remoteAddress: address, remotePort: port, remoteFamily: family } = socket;
-    if (address === undefined || port === undefined) return null;
-    return { address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4', via: 'peer' };
-  }
-  const r = sys.peerName(fd, addr);
-  if (r === -ENOTCONN) return null;
-  if (r < 0) throw new Error(`originalPeer: getpeername(fd ${fd}) failed, errno ${-r}`);
-  const peer = decodeSockaddr(addr);
-  return peer && { address: peer.address, port: peer.port, family: peer.family, via: 'peer' };
-}
-
-/** One uncached lookup through `sys`: what originalPeer() answers before caching. */
-export function lookup(sys: Syscalls, fd: number, socket?: Socket, level = IPPROTO_IP): OriginalPeer | null {
-  const r = sys.peerInfo(fd, level, info);
-  if (r >= 0) return decodePeerInfo(info, r);
-  if (r === -EBADF || r === -ENOTSOCK) throw new Error(`originalPeer: fd ${fd} is not an open socket`);
-  if (r === -ENOPROTOOPT && !warnedUnloaded) {
+/** Why getsockopt gave no TOA, when that is news: ENOENT (no TOA here) and 0 (skipped) are not. */
+function noted(fd: number, err: number): void {
+  if (err !== ENOPROTOOPT) debug('getsockopt(fd %d) errno %d: plain peer', fd, err);
+  else if (!warnedUnloaded) {
     warnedUnloaded = true;
     debug('toa.ko is not loaded: originalPeer() answers the plain peer');
   }
-  // ENOENT: no TOA on this socket. Anything else (a non-IP socket...): no TOA either.
-  if (r !== -ENOENT && r !== -ENOPROTOOPT) debug('getsockopt(fd %d) errno %d: plain peer', fd, -r);
-  return plainPeer(sys, fd, socket);
+}
+
+/** One uncached lookup through `sys`: what originalPeer() answers before caching. */
+export function lookup(sys: Syscalls, fd: number, level = IPPROTO_IP): OriginalPeer | null {
+  const r = sys.lookup(fd, level);
+  if (r >= 0 && r < VIA_PEER) return decodePeerInfo(sys.info, r);
+  if (r > 0) {
+    const err = (r >>> 16) & 0x3fff;
+    if (err !== 0 && err !== ENOENT) noted(fd, err);
+    return decodeSockaddr(sys.addr);
+  }
+  if (r === -ENOTCONN) return null;
+  if (r === -EBADF || r === -ENOTSOCK) throw new Error(`originalPeer: fd ${fd} is not an open socket`);
+  throw new Error(`originalPeer: getpeername(fd ${fd}) failed, errno ${-r}`);
 }
 
 /**
@@ -80,7 +69,7 @@ export function originalPeer(socket: Socket | number): OriginalPeer | null {
   if (socket.destroyed) throw new Error(CLOSED);
   const hit = cache.get(socket);
   if (hit !== undefined) return hit;
-  const peer = lookup(syscalls(), fdOf(socket), socket);
+  const peer = lookup(syscalls(), fdOf(socket));
   cache.set(socket, peer);
   return peer;
 }

@@ -1,5 +1,6 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
+import { addDoctorCommand } from './doctor.js';
 import { addInspectCommand } from './inspect.js';
 import { addK8sCommand } from './k8s.js';
 import { addLabCommand } from './lab.js';
@@ -14,6 +15,7 @@ const program = new Command('toa')
     process.exit(2);
   });
 
+addDoctorCommand(program);
 addInspectCommand(program);
 addLabCommand(program);
 addK8sCommand(program);

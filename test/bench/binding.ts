@@ -10,15 +10,28 @@ import { encodeOptions, encodeToa } from '../../src/wire/index.js';
 const guest = process.argv.includes('--guest');
 const where = guest ? `guest ${process.env.TOA_KVER ?? ''}`.trim() : 'host';
 
+type Spread = [number, number];
 interface Figures {
   peer: { via: string };
-  bareGetpeername: number;
-  bareGetsockopt: number;
   getsockoptResult: number;
+  bareGetpeername: number;
+  bareGetpeernameSpread: Spread;
+  bareGetsockopt: number;
+  bareGetsockoptSpread: Spread;
   addon: number;
+  addonSpread: Spread;
+  ratio: number;
+  ratioSpread: Spread;
+  addonAlternating?: number;
+  addonAlternatingSpread?: Spread;
   ffi: number;
+  ffiSpread: Spread;
+  addonGetsockopt: number;
+  addonGetsockoptSpread: Spread;
   cached: number;
+  cachedSpread: Spread;
   remoteAddress: number;
+  remoteAddressSpread: Spread;
 }
 
 /** Starts binding-app.ts (through `wrap`, e.g. ip netns exec), connects with `dial`, its figures. */
@@ -26,6 +39,7 @@ export async function measure(
   listen: string,
   dial: (port: number) => Promise<() => void>,
   wrap = (a: string[]) => a,
+  conns = 1,
 ) {
   const [cmd = 'node', ...args] = wrap([
     process.execPath,
@@ -33,6 +47,7 @@ export async function measure(
     'tsx',
     'test/bench/binding-app.ts',
     listen,
+    String(conns),
   ]);
   const app = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: app.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
@@ -44,27 +59,48 @@ export async function measure(
   return figures;
 }
 
+/** "median ns [min-max]" */
+function ns(x: number, spread: Spread | undefined, digits = 0): string {
+  const [lo = x, hi = x] = spread ?? [];
+  return `${x.toFixed(digits)} ns [${lo.toFixed(digits)}-${hi.toFixed(digits)}]`.padEnd(24);
+}
+
 export function report(f: Figures, label: string): void {
-  const n = (x: number) => `${x.toFixed(0)} ns`;
-  console.log(`bench binding ${label}: via ${f.peer.via}, getsockopt ${f.getsockoptResult}`);
-  console.log(`  bare getpeername (C)     ${n(f.bareGetpeername)}`);
-  console.log(`  bare getsockopt (C)      ${n(f.bareGetsockopt)}`);
+  const x = (a: number) => `${(a / f.bareGetpeername).toFixed(2)}x getpeername`;
   console.log(
-    `  originalPeer addon       ${n(f.addon)}  ${(f.addon / f.bareGetpeername).toFixed(2)}x getpeername (goal <= 1.3x)`,
+    `bench binding ${label}: via ${f.peer.via}, getsockopt ${f.getsockoptResult}; median [min-max] of ${process.env.BENCH_ROUNDS ?? 9} rounds`,
   );
+  console.log(`  bare getpeername (C)      ${ns(f.bareGetpeername, f.bareGetpeernameSpread).trim()}`);
+  console.log(`  bare getsockopt (C)       ${ns(f.bareGetsockopt, f.bareGetsockoptSpread).trim()}`);
   console.log(
-    `  originalPeer ffi-rs      ${n(f.ffi)}  ${(f.ffi / f.bareGetpeername).toFixed(2)}x getpeername`,
+    `  originalPeer addon        ${ns(f.addon, f.addonSpread)} ${f.ratio.toFixed(2)}x getpeername, median of per-round ratios [${f.ratioSpread.map((r) => r.toFixed(2)).join('-')}] (goal <= 1.3x)`,
   );
-  console.log(`  originalPeer cached      ${f.cached.toFixed(1)} ns (goal <= 100 ns)`);
-  console.log(`  socket.remoteAddress     ${f.remoteAddress.toFixed(1)} ns`);
+  if (f.addonAlternating !== undefined)
+    console.log(
+      `  addon, 2 clients in turn  ${ns(f.addonAlternating, f.addonAlternatingSpread)} ${x(f.addonAlternating)} (no address text reused)`,
+    );
+  console.log(`  originalPeer ffi-rs       ${ns(f.ffi, f.ffiSpread)} ${x(f.ffi)}`);
+  console.log(
+    `  addon getsockopt alone    ${ns(f.addonGetsockopt, f.addonGetsockoptSpread)} ${(f.addonGetsockopt / f.bareGetsockopt).toFixed(2)}x C getsockopt`,
+  );
+  console.log(`  originalPeer cached       ${ns(f.cached, f.cachedSpread, 1)} (goal <= 100 ns)`);
+  console.log(`  socket.remoteAddress      ${ns(f.remoteAddress, f.remoteAddressSpread, 1).trim()}`);
 }
 
 if (!guest) {
-  const f = await measure('127.0.0.1:0', async (port) => {
-    const c = net.connect(port, '127.0.0.1');
-    c.on('error', () => {});
-    return () => c.destroy();
-  });
+  const f = await measure(
+    '127.0.0.1:0',
+    async (port) => {
+      const cs = ['127.0.0.1', '127.0.0.2'].map((localAddress) =>
+        net.connect({ port, host: '127.0.0.1', localAddress }).on('error', () => {}),
+      );
+      return () => {
+        for (const c of cs) c.destroy();
+      };
+    },
+    undefined,
+    2,
+  );
   report(f, where);
 }
 

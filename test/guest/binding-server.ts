@@ -1,6 +1,6 @@
 // Runs inside the guest's server namespace for binding.test.ts: a Node server that answers, per
-// accepted connection, originalPeer() through each binding (addon and ffi-rs), by socket and by fd,
-// at both getsockopt levels. One JSON line per connection on stdout.
+// accepted connection, originalPeer() through each binding (addon and ffi-rs) at both getsockopt
+// levels, and the raw getsockopt. One JSON line per connection on stdout.
 import net from 'node:net';
 import { loadAddon } from '../../src/binding/addon.js';
 import { loadFfi } from '../../src/binding/ffi.js';
@@ -25,10 +25,9 @@ const attempt = (f: () => unknown) => {
 function answer(s: net.Socket): void {
   const fd = (s as unknown as { _handle: { fd: number } })._handle.fd;
   const per = (sys: Syscalls) => ({
-    socket: attempt(() => lookup(sys, fd, s)),
     fd: attempt(() => lookup(sys, fd)),
-    ipv6Level: s.localFamily === 'IPv6' ? attempt(() => lookup(sys, fd, s, IPPROTO_IPV6)) : null,
-    ipLevel: attempt(() => lookup(sys, fd, s, IPPROTO_IP)),
+    ipv6Level: s.localFamily === 'IPv6' ? attempt(() => lookup(sys, fd, IPPROTO_IPV6)) : null,
+    ipLevel: attempt(() => lookup(sys, fd, IPPROTO_IP)),
     shortLen: sys.peerInfo(fd, IPPROTO_IP, Buffer.alloc(47)),
   });
   const first = originalPeer(s);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Diagnosis } from '../../src/binding/diagnose.js';
 import type { OriginalPeer } from '../../src/binding/index.js';
 import {
   type Connection,
@@ -31,7 +32,6 @@ const PORTS = { v4: 8180, v6: 8181, dual: 8182 };
 const EINVAL = 22;
 
 interface PathAnswers {
-  socket: unknown;
   fd: unknown;
   ipv6Level: unknown;
   ipLevel: unknown;
@@ -115,14 +115,13 @@ async function through(
   return { a, c, toaPort };
 }
 
-/** Every path (addon/ffi-rs, by socket/by fd, both levels, cached) gave `expected`. */
+/** Every path (addon/ffi-rs, by socket (originalPeer) and by fd, both levels, cached) gave `expected`. */
 function allSay(a: Answer, expected: OriginalPeer): void {
   assert.is(a.kind, 'addon', 'the addon built on the host is what loads by default');
   assert.equal(a.peer, expected, 'originalPeer(socket)');
   assert.ok(a.cached, 'a second call returns the cached answer');
   for (const kind of ['addon', 'ffi'] as const) {
     const p = a[kind];
-    assert.equal(p.socket, expected, `${kind} by socket`);
     assert.equal(p.fd, expected, `${kind} by fd`);
     assert.equal(p.ipLevel, expected, `${kind} at IPPROTO_IP`);
     if (p.ipv6Level !== null) assert.equal(p.ipv6Level, expected, `${kind} at IPPROTO_IPV6`);
@@ -156,6 +155,18 @@ test.after(async () => {
   await tun?.close();
   if (ns) await deleteNetns(ns);
   unload();
+});
+
+test('toa doctor: toa.ko loaded, its lookup answers (ENOENT on loopback), the addon, exit 0', () => {
+  const out = run(process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'doctor', '--json');
+  const d = JSON.parse(out) as Diagnosis;
+  assert.is(d.binding.kind, 'addon');
+  assert.ok(d.module.loaded && d.module.version, 'doctor reads /sys/module/toa/version');
+  assert.is(d.lookup.errno, 2);
+  assert.ok(d.lookup.answers, d.lookup.text);
+  assert.is(d.lookup.peerVia, 'peer');
+  assert.equal(d.warnings, []);
+  assert.ok(d.ok);
 });
 
 const cases: [string, number, FormatName, string, string, 'IPv4' | 'IPv6'][] = [
@@ -217,7 +228,7 @@ test('a closed socket: a clear error, not a stale answer', async () => {
   assert.match(String((closed.after as { error?: string }).error), /closed or destroyed/);
 });
 
-test('toa.ko not loaded (ENOPROTOOPT): via peer, never an error', async () => {
+test('toa.ko not loaded (ENOPROTOOPT): via peer, never an error; loaded again, seen after the 1 s window', async () => {
   unload();
   try {
     const { a, c } = await through(PORTS.v4, { format: '254/8', client: CLIENT4 });
@@ -226,6 +237,10 @@ test('toa.ko not loaded (ENOPROTOOPT): via peer, never an error', async () => {
   } finally {
     load();
   }
+  await new Promise((r) => setTimeout(r, 1100)); // ABSENT_MS, then getsockopt probes again
+  const { a, c } = await through(PORTS.v4, { format: '254/8', client: CLIENT4 });
+  for (const kind of ['addon', 'ffi'] as const) assert.is((a[kind].fd as OriginalPeer).via, 'toa', kind);
+  c.abort();
 });
 
 test('rmmod while getsockopt(TOA_SO_GET_PEER) runs in a loop: no BUG/WARNING/Oops, the lookup comes back', async () => {
@@ -262,7 +277,7 @@ test('rmmod while getsockopt(TOA_SO_GET_PEER) runs in a loop: no BUG/WARNING/Oop
   const bad = fresh.split('\n').filter((line) => /\b(BUG|WARNING|Oops)\b/.test(line));
   assert.equal(bad, [], `kernel log:\n${fresh}`);
   const { a, c, toaPort } = await through(PORTS.v4, { format: '254/8', client: CLIENT4 });
-  assert.is(a.addon.socket && (a.addon.socket as OriginalPeer).port, toaPort);
+  assert.is(a.addon.fd && (a.addon.fd as OriginalPeer).port, toaPort);
   c.abort();
 });
 

@@ -58,8 +58,6 @@ for (const host of ['127.0.0.1', '::1']) {
       const expected = { address: s.remoteAddress, port: s.remotePort, family: s.remoteFamily, via: 'peer' };
       const addon = must(loadAddon());
       const ffi = must(loadFfi());
-      assert.equal(lookup(addon, fdOf(s), s), expected);
-      assert.equal(lookup(ffi, fdOf(s), s), expected);
       assert.equal(lookup(addon, fdOf(s)), expected, 'getpeername through the addon');
       assert.equal(lookup(ffi, fdOf(s)), expected, 'getpeername through ffi-rs');
       assert.equal(originalPeer(fdOf(s)), expected);
@@ -162,6 +160,32 @@ test('TOA_BINDING forces a binding, NODE_DEBUG=toa says which, a bad value says 
   assert.is.not(bad.status, 0);
   assert.match(bad.stderr, /TOA_BINDING=napi is not a binding: use addon or ffi, or unset it/);
 });
+
+for (const kind of ['addon', 'ffi']) {
+  test(`${kind}, toa.ko absent: one getsockopt, then getpeername alone for 1 s, then one probe (strace)`, () => {
+    const r = spawnSync(
+      'strace',
+      ['-f', '-qq', '-e', 'trace=getsockopt,getpeername', '-e', 'signal=none'].concat([
+        process.execPath,
+        '--import',
+        'tsx',
+        'test/host/fixtures/lookups.ts',
+      ]),
+      { encoding: 'utf8', env: { ...process.env, TOA_BINDING: kind } },
+    );
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout.trim(), 'peer');
+    const calls = r.stderr.split('\n');
+    // 0x5440 = TOA_SO_GET_PEER, which strace prints in decimal
+    const probes = calls.filter((l) =>
+      /getsockopt\(\d+, SOL_IP, 0x5440|getsockopt\(\d+, SOL_IP, 21568/.test(l),
+    );
+    assert.is(probes.length, 2, probes.join('\n'));
+    assert.ok(probes.every((l) => /ENOPROTOOPT/.test(l)));
+    const names = calls.filter((l) => /getpeername\(/.test(l) && !/unfinished|resumed/.test(l));
+    assert.ok(names.length >= 200, `${names.length} getpeername`);
+  });
+}
 
 test('decodePeerInfo: v1 layout, no-port formats give port 0, unknown versions are refused', () => {
   const b = Buffer.alloc(TOA_PEER_INFO_SIZE);

@@ -51,6 +51,8 @@ export function addModuleCommands(program: Command): void {
     .addHelpText('after', EXIT_HELP)
     .action(
       run('build', async (f: { kernel?: string; headers?: string; out?: string; json?: boolean }) => {
+        if (f.kernel !== undefined && !/^[\w.+~-]+$/.test(f.kernel))
+          throw new UsageError(`--kernel ${f.kernel}: not a kernel release (like \`uname -r\` prints)`);
         const r = await buildModule({
           ...(f.kernel !== undefined && { kernel: f.kernel }),
           ...(f.headers !== undefined && { headers: f.headers }),
@@ -152,6 +154,8 @@ export function addModuleCommands(program: Command): void {
         });
         if (f.json) json(r);
         const failed = r.steps.find((s) => !s.ok);
+        const interrupted = r.steps.find((s) => s.step === 'interrupted');
+        if (interrupted) return interrupted.detail.startsWith('SIGINT') ? 130 : 143;
         if (failed) process.stderr.write(`toa verify: ${failed.step}: ${failed.detail}\n`);
         return r.ok ? 0 : 1;
       }),

@@ -112,16 +112,23 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
   const lookup = o.lookup ?? ((s: Socket) => originalPeer(s));
   const timeoutMs = o.timeoutMs ?? 10000;
   const cleanups: (() => Promise<void> | void)[] = [];
-  const cleanup = async () => {
-    while (cleanups.length) {
-      try {
-        await cleanups.pop()?.();
-      } catch {
-        // keep going: everything else must still be removed
+  // One cleanup, shared by the finally below and a signal: neither may see a half-emptied list.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      while (cleanups.length) {
+        try {
+          await cleanups.pop()?.();
+        } catch {
+          // keep going: everything else must still be removed
+        }
       }
-    }
+    })();
+    return cleaning;
   };
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = sig;
     void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -233,6 +240,7 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
   } finally {
     await cleanup();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    if (interrupted) steps.push({ step: 'interrupted', ok: false, detail: `${interrupted}: cleaned up` });
   }
 }
 

@@ -25,6 +25,8 @@ export interface LoadResult {
   config: ModuleConfig;
 }
 
+const tryFindKo = (release: string) => installedKoPaths(release).find((p) => existsSync(p));
+
 export function findKo(release: string): string {
   const found = installedKoPaths(release).find((p) => existsSync(p));
   if (!found) throw new Error(`no toa.ko for ${release}: run \`toa build\` first, or pass --ko PATH`);
@@ -67,9 +69,10 @@ const LOAD_ERRORS: Record<string, string> = {
 export function loadModule(o: LoadOptions = {}): LoadResult {
   requireCaps('toa load', CAP_SYS_MODULE);
   const config = o.config ?? sysfsConfig;
-  const ko = o.ko ?? findKo(runningKernel().release);
-  const version = checkKo(ko);
   const loaded = loadedModule();
+  // Loaded (by modprobe at boot, say) and no .ko at hand: configure what is there.
+  const ko = o.ko ?? (loaded ? tryFindKo(runningKernel().release) : findKo(runningKernel().release));
+  const version = ko ? checkKo(ko) : (loaded?.version ?? '');
   if (loaded) {
     if (loaded.version !== version)
       throw new Error(`toa.ko ${loaded.version} is loaded and ${ko} is ${version}: run \`toa unload\` first`);
@@ -78,8 +81,9 @@ export function loadModule(o: LoadOptions = {}): LoadResult {
     if (o.formats) change.formats = o.formats;
     const changed = Object.keys(change).length > 0;
     if (changed) config.apply(change);
-    return { action: changed ? 'configured' : 'unchanged', ko, version, config: config.read() };
+    return { action: changed ? 'configured' : 'unchanged', ko: ko ?? '', version, config: config.read() };
   }
+  if (!ko) throw new Error('no toa.ko found: pass --ko PATH');
   let fd: number;
   try {
     fd = openSync(ko, 'r');

@@ -14,6 +14,8 @@ const bad = (path: string, why: string) =>
 
 /** The .modinfo of the ELF image `elf` (a .ko's bytes); `path` names it in errors. */
 export function parseModInfo(elf: Buffer, path = 'module'): ModInfo {
+  if (elf.length >= 4 && (elf.readUInt32BE(0) === 0xfd377a58 || elf.readUInt32LE(0) === 0xfd2fb528))
+    throw new Error(`${path}: a compressed module (xz or zstd); decompress it first (xz -dk / zstd -d)`);
   if (elf.length < 52 || elf.readUInt32BE(0) !== 0x7f454c46) throw bad(path, 'no ELF header');
   const wide = elf[4] === 2; // ELFCLASS64
   const le = elf[5] === 1; // ELFDATA2LSB

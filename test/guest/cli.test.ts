@@ -111,6 +111,11 @@ test('load again (same version): applies the config; a bad CIDR exits 2 and chan
   );
   assert.is(param('trust'), '10.0.0.0/8');
   assert.is(param('formats'), '254/8,254/20');
+  // No --ko and none built or installed for this kernel: the loaded module is configured.
+  const r2 = loadModule({ formats: ['254/8', '254/20', '200/8'] });
+  assert.is(r2.action, 'configured');
+  assert.is(param('formats'), '254/8,254/20,200/8');
+  loadModule({ formats: ['254/8', '254/20'] });
 });
 
 test('verify with a trust list that excludes its load balancer: exit 1, names the list and the fix', () => {

@@ -114,11 +114,14 @@ test('unreadable or foreign .ko: exit 1, one line naming the fix', () => {
     writeFileSync(text, 'not an ELF file at all, just text\n');
     const elf = join(dir, 'truncated.ko');
     writeFileSync(elf, readFileSync(ko61()).subarray(0, 4096));
+    const xz = join(dir, 'toa.ko.xz');
+    writeFileSync(xz, Buffer.from('fd377a585a000004', 'hex'));
     for (const [ko, message] of [
       [join(dir, 'missing.ko'), 'cannot read (ENOENT); check the path, or run `toa build`'],
       [dir, 'cannot read (EISDIR)'],
       [text, 'not a kernel module (no ELF header)'],
       [elf, 'not a kernel module (section table out of bounds)'],
+      [xz, 'a compressed module (xz or zstd); decompress it first (xz -dk / zstd -d)'],
     ] as const) {
       const r = toa(['load', '--ko', ko]);
       assert.is(r.code, 1, r.stderr);

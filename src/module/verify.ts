@@ -192,7 +192,12 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
       return { ok: false, steps };
     }
     cleanups.push(() => c.abort());
-    const sock = await Promise.race([accepted, new Promise<null>((r) => setTimeout(r, timeoutMs, null))]);
+    let timer: NodeJS.Timeout | undefined;
+    const sock = await Promise.race([
+      accepted,
+      new Promise<null>((r) => (timer = setTimeout(r, timeoutMs, null))),
+    ]);
+    clearTimeout(timer);
     if (!sock) record('connection', false, `the listener accepted nothing within ${timeoutMs} ms`);
     cleanups.push(() => {
       sock?.destroy();

@@ -129,6 +129,8 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     interrupted = sig;
+    // The steps still running trip over the device and namespace going away; we are leaving anyway.
+    process.on('uncaughtException', () => {}).on('unhandledRejection', () => {});
     void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);

@@ -121,8 +121,12 @@ test('load again (same version): applies the config; a bad CIDR exits 2 and chan
 test('verify with a trust list that excludes its load balancer: exit 1, names the list and the fix', () => {
   const r = toa('verify');
   assert.is(r.code, 1, r.stdout);
-  assert.match(r.stderr, 'toa verify: getpeername: getpeername() says 198.51.100.2:');
-  assert.match(r.stderr, 'the trust list (10.0.0.0/8) excludes the test load balancer 198.51.100.2');
+  assert.match(r.stderr, 'toa verify: getpeername: getpeername() says 198.51.100.2:', r.stdout + r.stderr);
+  assert.match(
+    r.stderr,
+    'the trust list (10.0.0.0/8) excludes the test load balancer 198.51.100.2',
+    r.stderr,
+  );
   assert.equal(leftovers(), []);
 });
 
@@ -155,9 +159,14 @@ function startVerify(): {
   child: ChildProcess;
   when: (text: string) => Promise<void>;
   done: Promise<number | null>;
+  output: () => string;
 } {
   const child = spawn(process.execPath, [...CLI, 'verify'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
   const waiters: [string, () => void][] = [];
   child.stdout?.on('data', (d) => {
     out += d;
@@ -172,14 +181,14 @@ function startVerify(): {
       waiters.push([text, resolve]);
       setTimeout(() => reject(new Error(`verify never printed ${text}: ${out}`)), 60000);
     });
-  return { child, when, done };
+  return { child, when, done, output: () => out + err };
 }
 
 test('verify killed midway (SIGTERM): namespace and device removed', async () => {
   const v = startVerify();
   await v.when('ok   namespace');
   v.child.kill('SIGTERM');
-  assert.is(await v.done, 143);
+  assert.is(await v.done, 143, v.output());
   assert.equal(leftovers(), []);
 });
 

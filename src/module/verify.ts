@@ -161,10 +161,11 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
     );
 
     const swept = await sweepStale();
-    const tun = openTun('toaverify%d');
-    cleanups.push(() => tun.close());
     const ns = await createNetns(`${PREFIX}${process.pid}`);
     cleanups.push(() => deleteNetns(ns));
+    // Closed before its namespace goes: a namespace's end deletes the device under a reader (EBADFD).
+    const tun = openTun('toaverify%d');
+    cleanups.push(() => tun.close());
     await moveLink(tun.name, ns, { addresses: [`${server}/32`] });
     await ip('-n', ns, 'route', 'add', `${lb}/32`, 'dev', tun.name);
     record(

@@ -4,6 +4,7 @@ import { addDoctorCommand } from './doctor.js';
 import { addInspectCommand } from './inspect.js';
 import { addK8sCommand } from './k8s.js';
 import { addLabCommand } from './lab.js';
+import { addModuleCommands } from './module.js';
 
 const program = new Command('toa')
   .description('TOA tools: keep the real client address behind FullNAT load balancers')
@@ -19,5 +20,6 @@ addDoctorCommand(program);
 addInspectCommand(program);
 addLabCommand(program);
 addK8sCommand(program);
+addModuleCommands(program);
 
 await program.parseAsync();

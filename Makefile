@@ -7,7 +7,7 @@ CACHE ?= $(CURDIR)/.cache
 BUILD := $(CURDIR)/build
 export CACHE BUILD
 
-.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean
+.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean dkms-install dkms-uninstall
 
 all: build
 
@@ -51,3 +51,19 @@ demo: build
 
 clean:
 	rm -rf $(BUILD) dist
+
+# DKMS rebuilds toa.ko for each kernel the package manager installs (kmod/dkms.conf). Run as root.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' kmod/dkms.conf)
+DKMS_SRC := /usr/src/toa-$(DKMS_VERSION)
+
+dkms-install:
+	@command -v dkms >/dev/null || { echo 'dkms not found: apt-get install dkms (Debian/Ubuntu) or dnf install dkms (RHEL family, from EPEL)' >&2; exit 1; }
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r kmod/. $(DKMS_SRC)/
+	dkms status -m toa -v $(DKMS_VERSION) | grep -q . || dkms add -m toa -v $(DKMS_VERSION)
+	dkms build -m toa -v $(DKMS_VERSION)
+	dkms install -m toa -v $(DKMS_VERSION) --force
+
+dkms-uninstall:
+	dkms remove -m toa -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)

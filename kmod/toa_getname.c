@@ -10,6 +10,7 @@
 #include <net/tcp_states.h>
 
 #include "toa_getname.h"
+#include "toa_main.h"
 #include "toa_state.h"
 #include "toa_stats.h"
 
@@ -82,7 +83,7 @@ int toa_getname4(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
 	int ret;
 
-	if (peer) {
+	if (peer && toa_enabled()) {
 		ret = toa_answer4(sock->sk, uaddr, peer);
 		if (ret)
 			return ret;
@@ -94,7 +95,7 @@ int toa_getname6(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
 	int ret;
 
-	if (peer) {
+	if (peer && toa_enabled()) {
 		ret = toa_answer6(sock->sk, uaddr, peer);
 		if (ret)
 			return ret;

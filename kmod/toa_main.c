@@ -7,6 +7,7 @@
 #include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
 
+#include "toa_genl.h"
 #include "toa_hooks.h"
 #include "toa_main.h"
 #include "toa_ops.h"
@@ -18,13 +19,39 @@
 #include "toa_syn.h"
 #include "toa_trust.h"
 
-#define TOA_VERSION "0.1.0"
-
 static u32 toa_format_mask = TOA_FORMATS_DEFAULT;
+static bool toa_rewrite = true;
 
 u32 toa_formats(void)
 {
 	return READ_ONCE(toa_format_mask);
+}
+
+void toa_formats_store(u32 mask)
+{
+	WRITE_ONCE(toa_format_mask, mask);
+}
+
+bool toa_enabled(void)
+{
+	return READ_ONCE(toa_rewrite);
+}
+
+void toa_enabled_store(bool on)
+{
+	WRITE_ONCE(toa_rewrite, on);
+}
+
+int toa_formats_print(char *buf, size_t size)
+{
+	u32 mask = toa_formats();
+	int i, len = 0;
+
+	for (i = 0; i < TOA_FMT_COUNT; i++)
+		if (mask & TOA_FMT_BIT(i))
+			len += scnprintf(buf + len, size - len, "%s%s",
+					 len ? "," : "", toa_format_name(i));
+	return len;
 }
 
 static int toa_formats_set(const char *val, const struct kernel_param *kp)
@@ -36,19 +63,14 @@ static int toa_formats_set(const char *val, const struct kernel_param *kp)
 		       val);
 		return -EINVAL;
 	}
-	WRITE_ONCE(toa_format_mask, mask);
+	toa_formats_store(mask);
 	return 0;
 }
 
 static int toa_formats_get(char *buf, const struct kernel_param *kp)
 {
-	u32 mask = toa_formats();
-	int i, len = 0;
+	int len = toa_formats_print(buf, PAGE_SIZE);
 
-	for (i = 0; i < TOA_FMT_COUNT; i++)
-		if (mask & TOA_FMT_BIT(i))
-			len += scnprintf(buf + len, PAGE_SIZE - len, "%s%s",
-					 len ? "," : "", toa_format_name(i));
 	len += scnprintf(buf + len, PAGE_SIZE - len, "\n");
 	return len;
 }
@@ -60,6 +82,9 @@ static const struct kernel_param_ops toa_formats_ops = {
 
 module_param_cb(formats, &toa_formats_ops, NULL, 0644);
 MODULE_PARM_DESC(formats, "accepted TOA formats, e.g. \"254/8,254/20\"");
+
+module_param_named(enabled, toa_rewrite, bool, 0644);
+MODULE_PARM_DESC(enabled, "rewrite getpeername() of TOA sockets (0: answer the LB, as stock)");
 
 static int __init toa_init(void)
 {
@@ -87,11 +112,17 @@ static int __init toa_init(void)
 	err = toa_sockopt_register();
 	if (err)
 		goto err_syn;
+	/* last: the control plane sees a module that is fully up */
+	err = toa_genl_register();
+	if (err)
+		goto err_sockopt;
 	if (toa_trust_empty())
 		pr_info("no trust list: TOA accepted from any source\n");
 	pr_info("version %s loaded\n", TOA_VERSION);
 	return 0;
 
+err_sockopt:
+	toa_sockopt_unregister();
 err_syn:
 	toa_syn_unregister();
 err_hooks:
@@ -110,6 +141,7 @@ err_stats:
 
 static void __exit toa_exit(void)
 {
+	toa_genl_unregister();
 	toa_sockopt_unregister();
 	toa_syn_unregister();
 	toa_hooks_unregister();

@@ -43,18 +43,26 @@ static void toa_sockopt_fill(const struct sock *sk, const struct toa_addr *toa,
 	toa_sockopt_lb(sk, info);
 }
 
+bool toa_peer_info_of(const struct sock *sk, struct toa_peer_info *info)
+{
+	struct toa_addr toa;
+
+	if (!toa_state_lookup(sk, &toa))
+		return false;
+	toa_sockopt_fill(sk, &toa, info);
+	return true;
+}
+
 static int toa_sockopt_get(struct sock *sk, int optval, void __user *user,
 			   int *len)
 {
 	struct toa_peer_info info;
-	struct toa_addr toa;
 
 	/* a short buffer would silently cut the answer: ask for the size */
 	if (*len < (int)sizeof(info))
 		return -EINVAL;
-	if (!toa_state_lookup(sk, &toa))
+	if (!toa_peer_info_of(sk, &info))
 		return -ENOENT;
-	toa_sockopt_fill(sk, &toa, &info);
 	if (copy_to_user(user, &info, sizeof(info)))
 		return -EFAULT;
 	*len = sizeof(info);

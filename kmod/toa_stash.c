@@ -94,6 +94,16 @@ bool toa_stash_enabled(void)
 	return READ_ONCE(toa_stash_max) != 0;
 }
 
+unsigned int toa_stash_limit(void)
+{
+	return READ_ONCE(toa_stash_max);
+}
+
+unsigned int toa_stash_ttl(void)
+{
+	return READ_ONCE(toa_stash_ttl_ms);
+}
+
 static struct toa_stash_bucket *toa_stash_bucket_of(const struct toa_conn *c)
 {
 	BUILD_BUG_ON(sizeof(*c) % sizeof(u32));

@@ -9,6 +9,10 @@
 /* False when the `stash_max` parameter is 0: SYNs are not looked at. */
 bool toa_stash_enabled(void);
 
+/* The `stash_max` and `stash_ttl_ms` parameters. */
+unsigned int toa_stash_limit(void);
+unsigned int toa_stash_ttl(void);
+
 /* Keeps @toa for @conn (replacing what it had); counted when refused. */
 void toa_stash_put(const struct toa_conn *conn, const struct toa_addr *toa);
 

@@ -28,48 +28,82 @@ static const char *const toa_stash_names[] = {
 	"stash_full", "stash_alloc_failed",
 };
 
-static void toa_stats_show_stash(struct seq_file *seq)
+/* The walk's state: the callback, its argument, the next ID, the first error. */
+struct toa_walk {
+	int (*fn)(void *arg, u32 id, const char *name, u64 value);
+	void *arg;
+	u32 id;
+	int err;
+};
+
+static void toa_emit(struct toa_walk *w, const char *name, u64 value)
+{
+	if (!w->err)
+		w->err = w->fn(w->arg, w->id, name, value);
+	w->id++;
+}
+
+static void toa_emit_fmt(struct toa_walk *w, const char *prefix, const char *fmt,
+			 u64 value)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s%s", prefix, fmt);
+	toa_emit(w, name, value);
+}
+
+static void toa_walk_stash(struct toa_walk *w)
 {
 	int i;
 
 	BUILD_BUG_ON(ARRAY_SIZE(toa_stash_names) !=
 		     TOA_S_COUNT - TOA_S_SYN_PARSED);
 	for (i = 0; i < ARRAY_SIZE(toa_stash_names); i++)
-		seq_printf(seq, "%s %llu\n", toa_stash_names[i],
-			   toa_stats_sum(TOA_S_SYN_PARSED + i));
-	seq_printf(seq, "stash_entries %u\n", toa_stash_count());
+		toa_emit(w, toa_stash_names[i],
+			 toa_stats_sum(TOA_S_SYN_PARSED + i));
+	toa_emit(w, "stash_entries", toa_stash_count());
+}
+
+int toa_stats_walk(int (*fn)(void *arg, u32 id, const char *name, u64 value),
+		   void *arg)
+{
+	struct toa_walk w = { .fn = fn, .arg = arg };
+	u64 malformed = 0;
+	int i;
+
+	toa_emit(&w, "segments_parsed", toa_stats_sum(TOA_S_SEGMENTS));
+	toa_emit(&w, "toa_v4", toa_stats_sum(TOA_S_V4));
+	toa_emit(&w, "toa_v6", toa_stats_sum(TOA_S_V6));
+	toa_emit(&w, "toa_nat64", toa_stats_sum(TOA_S_NAT64));
+	for (i = 0; i < TOA_FMT_COUNT; i++)
+		toa_emit_fmt(&w, "toa_", toa_format_name(i),
+			     toa_stats_sum(TOA_S_FORMAT + i));
+	toa_emit(&w, "untrusted", toa_stats_sum(TOA_S_UNTRUSTED));
+	for (i = TOA_E_TOO_LONG; i < TOA_E_COUNT; i++)
+		malformed += toa_stats_sum(TOA_S_MALFORMED + i);
+	toa_emit(&w, "malformed", malformed);
+	for (i = TOA_E_TOO_LONG; i < TOA_E_COUNT; i++)
+		toa_emit_fmt(&w, "malformed_", toa_err_name(i),
+			     toa_stats_sum(TOA_S_MALFORMED + i));
+	toa_emit(&w, "getname_rewritten", toa_stats_sum(TOA_S_GETNAME));
+	toa_emit(&w, "ops_swapped", toa_stats_sum(TOA_S_OPS_SWAPPED));
+	toa_emit(&w, "addrform_kept", toa_stats_sum(TOA_S_ADDRFORM));
+	toa_emit(&w, "probe_missed", toa_hooks_missed() + toa_syn_missed());
+	toa_emit(&w, "alloc_failed", toa_stats_sum(TOA_S_ALLOC_FAILED));
+	toa_emit(&w, "sockets_tracked", toa_state_count());
+	toa_walk_stash(&w);
+	return w.err;
+}
+
+static int toa_stats_line(void *seq, u32 id, const char *name, u64 value)
+{
+	seq_printf(seq, "%s %llu\n", name, value);
+	return 0;
 }
 
 static int toa_stats_show(struct seq_file *seq, void *v)
 {
-	u64 malformed = 0;
-	int i;
-
-	seq_printf(seq, "segments_parsed %llu\n", toa_stats_sum(TOA_S_SEGMENTS));
-	seq_printf(seq, "toa_v4 %llu\n", toa_stats_sum(TOA_S_V4));
-	seq_printf(seq, "toa_v6 %llu\n", toa_stats_sum(TOA_S_V6));
-	seq_printf(seq, "toa_nat64 %llu\n", toa_stats_sum(TOA_S_NAT64));
-	for (i = 0; i < TOA_FMT_COUNT; i++)
-		seq_printf(seq, "toa_%s %llu\n", toa_format_name(i),
-			   toa_stats_sum(TOA_S_FORMAT + i));
-	seq_printf(seq, "untrusted %llu\n", toa_stats_sum(TOA_S_UNTRUSTED));
-	for (i = TOA_E_TOO_LONG; i < TOA_E_COUNT; i++)
-		malformed += toa_stats_sum(TOA_S_MALFORMED + i);
-	seq_printf(seq, "malformed %llu\n", malformed);
-	for (i = TOA_E_TOO_LONG; i < TOA_E_COUNT; i++)
-		seq_printf(seq, "malformed_%s %llu\n", toa_err_name(i),
-			   toa_stats_sum(TOA_S_MALFORMED + i));
-	seq_printf(seq, "getname_rewritten %llu\n",
-		   toa_stats_sum(TOA_S_GETNAME));
-	seq_printf(seq, "ops_swapped %llu\n", toa_stats_sum(TOA_S_OPS_SWAPPED));
-	seq_printf(seq, "addrform_kept %llu\n", toa_stats_sum(TOA_S_ADDRFORM));
-	seq_printf(seq, "probe_missed %lu\n",
-		   toa_hooks_missed() + toa_syn_missed());
-	seq_printf(seq, "alloc_failed %llu\n",
-		   toa_stats_sum(TOA_S_ALLOC_FAILED));
-	seq_printf(seq, "sockets_tracked %u\n", toa_state_count());
-	toa_stats_show_stash(seq);
-	return 0;
+	return toa_stats_walk(toa_stats_line, seq);
 }
 
 static int __net_init toa_stats_net_init(struct net *net)

@@ -38,6 +38,13 @@ static inline void toa_stats_inc(unsigned int stat)
 	this_cpu_inc(toa_counters->c[stat]);
 }
 
+/*
+ * Calls @fn for every line of /proc/net/toa_stats in order (@id counts from
+ * 0) until it returns non-zero, which is returned.
+ */
+int toa_stats_walk(int (*fn)(void *arg, u32 id, const char *name, u64 value),
+		   void *arg);
+
 int toa_stats_init(void);
 void toa_stats_exit(void);
 

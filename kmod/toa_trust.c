@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The `trust` parameter: CIDRs of load balancers allowed to supply a TOA. */
+/* The trust list: CIDRs of load balancers allowed to supply a TOA (parameter and netlink). */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/inet.h>
@@ -23,7 +23,7 @@ struct toa_trust_list {
 	struct toa_cidr cidr[];
 };
 
-/* Writers are serialized by the module's kernel_param_lock. */
+/* Writers hold the module's kernel_param_lock (sysfs takes it; netlink too). */
 static struct toa_trust_list __rcu *toa_trust;
 
 static bool toa_prefix_match(const u8 *a, const u8 *b, unsigned int plen)
@@ -70,33 +70,60 @@ bool toa_trust_empty(void)
 	return empty;
 }
 
-/* "192.0.2.0/24", "2001:db8::/32" or a bare address (a host prefix). */
-static int toa_cidr_parse(const char *s, struct toa_cidr *c)
+struct toa_trust_list *toa_trust_alloc(unsigned int n)
 {
-	const char *end;
-	unsigned int max;
-	int ok;
+	struct toa_trust_list *l;
 
+	return kzalloc(struct_size(l, cidr, n), GFP_KERNEL);
+}
+
+void toa_trust_release(struct toa_trust_list *l)
+{
+	kfree(l);
+}
+
+/* Appends to a list from toa_trust_alloc(n); the caller keeps count below n. */
+int toa_trust_add(struct toa_trust_list *l, int family, const u8 *addr,
+		  unsigned int plen)
+{
+	struct toa_cidr *c = &l->cidr[l->n];
+
+	if ((family != 4 && family != 6) || plen > (family == 4 ? 32 : 128))
+		return -EINVAL;
 	memset(c, 0, sizeof(*c));
+	c->family = family;
+	c->plen = plen;
+	memcpy(c->addr, addr, family == 4 ? 4 : 16);
+	l->n++;
+	return 0;
+}
+
+/* "192.0.2.0/24", "2001:db8::/32" or a bare address (a host prefix). */
+static int toa_cidr_parse(const char *s, struct toa_trust_list *l)
+{
+	unsigned int max = 32;
+	int family = 4, ok;
+	const char *end;
+	u8 addr[16];
+	u8 plen;
+
 	if (strchr(s, ':')) {
-		c->family = 6;
+		family = 6;
 		max = 128;
-		ok = in6_pton(s, -1, c->addr, '/', &end);
+		ok = in6_pton(s, -1, addr, '/', &end);
 	} else {
-		c->family = 4;
-		max = 32;
-		ok = in4_pton(s, -1, c->addr, '/', &end);
+		ok = in4_pton(s, -1, addr, '/', &end);
 	}
 	if (!ok)
 		return -EINVAL;
-	c->plen = max;
+	plen = max;
 	if (*end == '/') {
-		if (kstrtou8(end + 1, 10, &c->plen) || c->plen > max)
+		if (kstrtou8(end + 1, 10, &plen))
 			return -EINVAL;
 	} else if (*end) {
 		return -EINVAL;
 	}
-	return 0;
+	return toa_trust_add(l, family, addr, plen);
 }
 
 /* Parse the whole list before anything changes: a bad item changes nothing. */
@@ -110,7 +137,7 @@ static int toa_trust_parse(const char *val, struct toa_trust_list **out)
 
 	for (p = val; *p; p++)
 		n += *p == ',';
-	l = kzalloc(struct_size(l, cidr, n), GFP_KERNEL);
+	l = toa_trust_alloc(n);
 	buf = kstrdup(val, GFP_KERNEL);
 	if (!l || !buf) {
 		err = -ENOMEM;
@@ -121,13 +148,12 @@ static int toa_trust_parse(const char *val, struct toa_trust_list **out)
 		item = strim(item);
 		if (!*item)
 			continue;
-		err = toa_cidr_parse(item, &l->cidr[l->n]);
+		err = toa_cidr_parse(item, l);
 		if (err) {
 			pr_err("trust: '%s' is not an IPv4 or IPv6 CIDR\n",
 			       item);
 			goto out;
 		}
-		l->n++;
 	}
 	*out = l;
 	l = NULL;
@@ -137,19 +163,46 @@ out:
 	return err;
 }
 
+/* One pointer swap: a reader sees the old list or the new one, never a mix. */
+void toa_trust_swap(struct toa_trust_list *l)
+{
+	struct toa_trust_list *old;
+
+	old = rcu_replace_pointer(toa_trust, l, true);
+	if (old)
+		kfree_rcu(old, rcu);
+}
+
+int toa_trust_each(int (*fn)(void *arg, int family, const u8 *addr,
+			     unsigned int plen),
+		   void *arg)
+{
+	const struct toa_trust_list *l;
+	unsigned int i;
+	int err = 0;
+
+	rcu_read_lock();
+	l = rcu_dereference(toa_trust);
+	for (i = 0; l && i < l->n && !err; i++)
+		err = fn(arg, l->cidr[i].family, l->cidr[i].addr,
+			 l->cidr[i].plen);
+	rcu_read_unlock();
+	return err;
+}
+
 static int toa_trust_set(const char *val, const struct kernel_param *kp)
 {
-	struct toa_trust_list *l, *old;
+	struct toa_trust_list *l;
+	unsigned int n;
 	int err;
 
 	err = toa_trust_parse(val, &l);
 	if (err)
 		return err;
-	old = rcu_replace_pointer(toa_trust, l, true);
-	if (old)
-		kfree_rcu(old, rcu);
-	pr_info("trust list: %u entries%s\n", l->n,
-		l->n ? "" : " (TOA accepted from any source)");
+	n = l->n;
+	toa_trust_swap(l);
+	pr_info("trust list: %u entries%s\n", n,
+		n ? "" : " (TOA accepted from any source)");
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 import { Command, type CommanderError } from 'commander';
 import { addInspectCommand } from './inspect.js';
 import { addLabCommand } from './lab.js';
+import { addModuleCommands } from './module.js';
 
 const program = new Command('toa')
   .description('TOA tools: keep the real client address behind FullNAT load balancers')
@@ -15,5 +16,6 @@ const program = new Command('toa')
 
 addInspectCommand(program);
 addLabCommand(program);
+addModuleCommands(program);
 
 await program.parseAsync();

@@ -1,0 +1,109 @@
+// `toa build`: kbuild on a copy of kmod/ against one kernel's headers tree. A missing tree or
+// tool is a one-line error naming the package that provides it on this distribution.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { readModInfo } from './modinfo.js';
+import { defaultBuildDir, KMOD_SRC } from './paths.js';
+
+export interface BuildOptions {
+  /** Kernel release; default uname -r. */
+  kernel?: string;
+  /** Headers tree; default /lib/modules/KERNEL/build. */
+  headers?: string;
+  /** Output directory (gets a copy of the sources and toa.ko); default build/kmod/KERNEL in the package. */
+  out?: string;
+  onProgress?: (line: string) => void;
+  osRelease?: string;
+}
+
+export interface BuildResult {
+  ko: string;
+  kernel: string;
+  headers: string;
+  vermagic: string;
+}
+
+/** The package command providing headers for `kernel` on this host's distribution family. */
+export function headersPackage(kernel: string, osRelease = readOsRelease()): string {
+  const ids = /^ID(?:_LIKE)?=(.*)$/gm;
+  const family = [...osRelease.matchAll(ids)].map((m) => (m[1] ?? '').replace(/"/g, '')).join(' ');
+  if (/\b(rhel|fedora|centos|rocky|almalinux|ol|amzn)\b/.test(family))
+    return `dnf install kernel-devel-${kernel}`;
+  if (/\b(suse|opensuse|sles)\b/.test(family)) return 'zypper install kernel-default-devel';
+  return `apt-get install linux-headers-${kernel}`;
+}
+
+function readOsRelease(): string {
+  try {
+    return readFileSync('/etc/os-release', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function needTool(tool: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
+    throw new Error(`${tool} not found: install it (${pkg})`);
+}
+
+export async function buildModule(o: BuildOptions = {}): Promise<BuildResult> {
+  const kernel = o.kernel ?? release();
+  if (!/^[\w.+~-]+$/.test(kernel))
+    throw new Error(`--kernel ${kernel}: not a kernel release (e.g. ${release()})`);
+  const headers = o.headers ?? `/lib/modules/${kernel}/build`;
+  if (!existsSync(join(headers, 'Makefile')))
+    throw new Error(
+      `no kernel headers for ${kernel} at ${headers}: ${headersPackage(kernel, o.osRelease)}, or pass --headers DIR`,
+    );
+  const debian = !/kernel-devel/.test(headersPackage(kernel, o.osRelease));
+  needTool('make', debian ? 'apt-get install make' : 'dnf install make');
+  needTool('gcc', debian ? 'apt-get install gcc' : 'dnf install gcc');
+  const out = o.out ?? defaultBuildDir(kernel);
+  const progress = o.onProgress ?? (() => {});
+  try {
+    mkdirSync(out, { recursive: true });
+    // preserveTimestamps: make rebuilds only what changed since the last copy.
+    for (const f of readdirSync(KMOD_SRC).filter((n) => /^(Kbuild|Makefile|.*\.[ch])$/.test(n)))
+      cpSync(join(KMOD_SRC, f), join(out, f), { preserveTimestamps: true });
+    if (existsSync(join(KMOD_SRC, 'uapi')))
+      cpSync(join(KMOD_SRC, 'uapi'), join(out, 'uapi'), { recursive: true, preserveTimestamps: true });
+  } catch (e) {
+    throw new Error(
+      `--out ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; pick a writable directory`,
+    );
+  }
+  progress(`building toa.ko for ${kernel} in ${out} (headers ${headers})`);
+  await runMake(out, headers, progress);
+  const ko = join(out, 'toa.ko');
+  const vermagic = readModInfo(ko).get('vermagic') ?? '';
+  if (!vermagic.startsWith(`${kernel} `))
+    throw new Error(
+      `${ko} says vermagic "${vermagic}", not ${kernel}: --headers ${headers} belong to another kernel`,
+    );
+  return { ko, kernel, headers, vermagic };
+}
+
+function runMake(dir: string, headers: string, progress: (line: string) => void): Promise<void> {
+  const args = ['-C', dir, `-j${Math.max(1, cpus().length)}`, `KDIR=${headers}`, 'modules'];
+  const child = spawn('make', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const onLine = (line: string) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    // kbuild's own progress ("  CC [M]  .../toa_main.o"), the rest only on failure
+    if (/^\s+[A-Z]+(\s\[M\])?\s/.test(line)) progress(line.trim());
+  };
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`make: ${e.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) return resolve();
+      const why = tail.find((l) => /error:/.test(l)) ?? tail.at(-1) ?? '';
+      reject(new Error(`make failed (exit ${code}): ${why.trim()}`));
+    });
+  });
+}

@@ -1,5 +1,6 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
+import { addCtlCommands } from './ctl.js';
 import { addInspectCommand } from './inspect.js';
 import { addLabCommand } from './lab.js';
 import { addModuleCommands } from './module.js';
@@ -17,5 +18,6 @@ const program = new Command('toa')
 addInspectCommand(program);
 addLabCommand(program);
 addModuleCommands(program);
+addCtlCommands(program);
 
 await program.parseAsync();

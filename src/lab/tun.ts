@@ -72,11 +72,21 @@ function setiffHint(errno: number): string {
   return 'check that the tun module is loaded';
 }
 
+// read(2) on a TUN fd whose device was removed; libuv has no name for it.
+const EBADFD = -77;
+
 function startTun(name: string, fd: number, wake: number): Tun {
   const listeners = new Set<PacketListener>();
   const waiters = new Set<(e: Error) => void>();
   let closing = false;
   const buf = Buffer.alloc(MAX_PACKET);
+
+  // No more packets: listeners dropped, waiters told why.
+  const stop = (why: string) => {
+    closing = true;
+    listeners.clear();
+    for (const w of [...waiters]) w(new Error(`tun ${name}: ${why} while waiting for a packet`));
+  };
 
   const deliver = (packet: Uint8Array) => {
     for (const l of [...listeners]) l(packet);
@@ -89,8 +99,13 @@ function startTun(name: string, fd: number, wake: number): Tun {
       try {
         n = readSync(fd, buf, 0, MAX_PACKET, null);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
+        const { code, errno } = e as NodeJS.ErrnoException;
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
+        // The device is gone (deleted, or its network namespace destroyed): nothing more to read.
+        if (errno === EBADFD) {
+          stop(`the device ${name} was removed`);
+          return false;
+        }
         throw e;
       }
       deliver(Uint8Array.prototype.slice.call(buf, 0, n));
@@ -151,9 +166,7 @@ function startTun(name: string, fd: number, wake: number): Tun {
     },
     async close() {
       if (!closing) {
-        closing = true;
-        listeners.clear();
-        for (const w of [...waiters]) w(new Error(`tun ${name} closed while waiting for a packet`));
+        stop('closed');
         const one = Buffer.alloc(8);
         one.writeBigUInt64LE(1n);
         writeSync(wake, one);

@@ -1,5 +1,6 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
+import { addCtlCommands } from './ctl.js';
 import { addDoctorCommand } from './doctor.js';
 import { addInspectCommand } from './inspect.js';
 import { addK8sCommand } from './k8s.js';
@@ -21,5 +22,6 @@ addInspectCommand(program);
 addLabCommand(program);
 addK8sCommand(program);
 addModuleCommands(program);
+addCtlCommands(program);
 
 await program.parseAsync();

@@ -5,9 +5,10 @@
 // - "Oops: int3" with RIP just past the first byte of a probed function's patched entry (the
 //   breakpoint text_poke_bp plants while it rewrites the ftrace call; a vCPU ran it after the
 //   patching had finished);
-// - a NULL instruction fetch whose first frame is the kretprobe return trampoline: ftrace's
-//   trampoline returned to address 0 at the entry of a kretprobed function.
-// Neither may have a frame of toa.ko on the stack.
+// - a NULL instruction fetch at the entry of a probed function: ftrace's trampoline returned to
+//   address 0 there. The first frame is then the kretprobe return trampoline (a kretprobed
+//   function), or the caller that reached the probed function through a pointer (CALLERS).
+// None may have a frame of toa.ko on the stack.
 
 const FAULT = /\bBUG:|\bOops\b|general protection/;
 
@@ -34,6 +35,17 @@ function firstFrame(oops: string[]): string | undefined {
 // follows trace_clock_x86_tsc, and oopses print it as that function's end.
 const RETHOOK_FRAME = /^(arch_rethook_trampoline\b|trace_clock_x86_tsc\+0x20\/0x20)/;
 
+/** Kernel functions that call a function toa.ko probes through a pointer, and which. */
+export const CALLERS: Record<string, readonly string[]> = {
+  __sk_destruct: ['inet_sock_destruct'], // sk->sk_destruct
+  tcp_rcv_state_process: ['tcp_v4_conn_request', 'tcp_v6_conn_request'], // icsk_af_ops->conn_request
+  tcp_check_req: ['tcp_v4_syn_recv_sock', 'tcp_v6_syn_recv_sock'], // icsk_af_ops->syn_recv_sock
+  __sys_listen: ['inet_listen'], // sock->ops->listen
+  __sys_listen_socket: ['inet_listen'],
+  tcp_setsockopt: ['ipv6_setsockopt'], // icsk_af_ops->setsockopt
+  sock_common_setsockopt: ['ipv6_setsockopt'], // sk->sk_prot->setsockopt
+};
+
 /**
  * A description of the text-patching fault in `consoleText`, or null when its first oops is
  * anything else. `probed`: the functions the module probes.
@@ -56,8 +68,12 @@ export function textPatchingFault(consoleText: string, probed: readonly string[]
     oops.some((l) => l.includes('supervisor instruction fetch')) &&
     rip.startsWith('0x0');
   const frame = firstFrame(oops);
-  if (nullFetch && frame && RETHOOK_FRAME.test(frame))
+  if (!nullFetch || !frame) return null;
+  if (RETHOOK_FRAME.test(frame))
     return 'a jump to address 0 at the entry of a kretprobed function (kretprobe trampoline frame)';
+  const caller = /^([\w.]+)\+0x/.exec(frame)?.[1] ?? '';
+  const callee = CALLERS[caller]?.find((f) => probed.includes(f));
+  if (callee) return `a jump to address 0 at the entry of ${callee} (called by ${caller} through a pointer)`;
   return null;
 }
 

@@ -181,4 +181,3 @@ export function addCtlCommands(program: Command): void {
       }),
     );
 }
-

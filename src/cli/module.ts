@@ -7,38 +7,7 @@ import { loadModule } from '../module/load.js';
 import { unloadModule } from '../module/unload.js';
 import { type Step, verify } from '../module/verify.js';
 import { addressFamily, type FormatName } from '../wire/index.js';
-
-class UsageError extends Error {}
-
-const oneLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
-
-/** Runs an action; a UsageError exits 2, any other error 1, each with one line on stderr. */
-function run<A extends unknown[]>(
-  name: string,
-  fn: (...args: A) => Promise<number | undefined> | number | undefined,
-) {
-  return async (...args: A) => {
-    try {
-      process.exitCode = (await fn(...args)) ?? 0;
-    } catch (err) {
-      process.stderr.write(`toa ${name}: ${oneLine(err)}\n`);
-      process.exitCode = err instanceof UsageError ? 2 : 1;
-    }
-  };
-}
-
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-
-const EXIT_HELP =
-  '\nExit status: 0 done, 1 failed (one line on stderr says why and what to do), 2 bad usage.';
+import { EXIT_HELP, json, run, UsageError, usage } from './action.js';
 
 export function addModuleCommands(program: Command): void {
   program

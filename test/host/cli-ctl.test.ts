@@ -5,7 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 function toa(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -19,7 +21,10 @@ test('status without the module: says so, exit 1; --json {"loaded": false}', () 
 });
 
 test('config get/set without the module: one line naming `toa load`, exit 1', () => {
-  for (const args of [['config', 'get'], ['config', 'set', '--trust', '198.51.100.0/24']]) {
+  for (const args of [
+    ['config', 'get'],
+    ['config', 'set', '--trust', '198.51.100.0/24'],
+  ]) {
     const r = toa(...args);
     assert.is(r.code, 1, args.join(' '));
     assert.match(r.stderr, /^toa config (get|set): toa\.ko is not loaded: run `toa load`\n$/);

@@ -231,7 +231,7 @@ test('kmod/dkms.conf: name, version and module match the package; its MAKE line 
   const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
   assert.is(value('PACKAGE_NAME'), 'toa');
   assert.is(value('PACKAGE_VERSION'), version);
-  assert.match(readFileSync('kmod/toa_main.c', 'utf8'), `#define TOA_VERSION "${version}"`);
+  assert.match(readFileSync('kmod/toa_main.h', 'utf8'), `#define TOA_VERSION "${version}"`);
   assert.is(value('BUILT_MODULE_NAME[0]'), 'toa');
   assert.match(readFileSync('kmod/Kbuild', 'utf8'), /^obj-m := toa\.o$/m);
   assert.is(value('AUTOINSTALL'), 'yes');

@@ -25,8 +25,23 @@ test('toa 6.12: the jump to 0 at tcp_v6_syn_recv_sock while toa.ko loads', () =>
   assert.ok(textPatchingFault(fixture('toa-6.12-rethook-null'), probed));
 });
 
-test('not text patching: a NULL call from __sk_destruct with no trampoline frame', () => {
-  assert.is(textPatchingFault(fixture('baseline-5.10-null-destruct'), probed), null);
+test('toa 6.1 and baseline 5.10: a jump to 0 at a probed function reached through a pointer', () => {
+  assert.match(
+    textPatchingFault(fixture('toa-6.1-null-conn-request'), probed) ?? '',
+    /entry of tcp_v4_conn_request \(called by tcp_rcv_state_process through a pointer\)|entry of tcp_v6_conn_request/,
+  );
+  assert.match(
+    textPatchingFault(fixture('baseline-5.10-null-destruct'), probed) ?? '',
+    'entry of inet_sock_destruct (called by __sk_destruct through a pointer)',
+  );
+});
+
+test('not text patching: a jump to 0 from a caller of nothing toa.ko probes', () => {
+  const f = fixture('toa-6.1-null-conn-request').replace(
+    /tcp_rcv_state_process\+0x426/,
+    'tcp_sendmsg_locked+0x426',
+  );
+  assert.is(textPatchingFault(f, probed), null);
 });
 
 test('not text patching: int3 at a function toa.ko does not probe', () => {

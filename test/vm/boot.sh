@@ -20,10 +20,17 @@ for d in "$CACHE" "$BUILD"; do
 done
 here=$(dirname "$0")
 
+# Suites of one kernel may boot side by side (test/run.ts): they prepare its kernel, modules and
+# initramfs one at a time (the later ones find them up to date).
+mkdir -p "$BUILD/lab"
+exec 9>"$BUILD/lab/.prepare-$series.lock"
+flock 9
 kver=$("$here/kernel.sh" "$series")
 ko=$("$here/build-kmod.sh" "$series")
 baseline_ko=$("$here/build-kmod.sh" "$series" baseline)
 initrd=$("$here/initramfs.sh" "$series")
+flock -u 9
+exec 9>&-
 root=$(series_dir "$series")/root
 lab=$BUILD/lab/$series${LAB_TAG:+-$LAB_TAG}
 share=$lab/share

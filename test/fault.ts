@@ -8,6 +8,8 @@
 // - a NULL instruction fetch at the entry of a probed function: ftrace's trampoline returned to
 //   address 0 there. The first frame is then the kretprobe return trampoline (a kretprobed
 //   function), or the caller that reached the probed function through a pointer (CALLERS).
+// - an RCU stall with the interrupted vCPU at a probed function's patched entry (seen on 5.10 at
+//   tcp_v6_conn_request+0x0).
 // None may have a frame of toa.ko on the stack.
 
 const FAULT = /\bBUG:|\bOops\b|general protection/;
@@ -46,11 +48,27 @@ export const CALLERS: Record<string, readonly string[]> = {
   sock_common_setsockopt: ['ipv6_setsockopt'], // sk->sk_prot->setsockopt
 };
 
+/** An RCU stall with the stalled vCPU at a probed function's patched entry; null otherwise. */
+function stallAtProbe(consoleText: string, probed: readonly string[]): string | null {
+  const lines = consoleText.split('\n').map((l) => l.replace(/^\[\s*\d+\.\d+\]\s?/, '').trim());
+  const at = lines.findIndex((l) => l.includes('self-detected stall on CPU'));
+  if (at < 0) return null;
+  const block = lines.slice(at, at + 80);
+  if (block.some((l) => /\[toa\]/.test(l))) return null;
+  const rip = block.find((l) => l.startsWith('RIP: 0010:'))?.slice('RIP: 0010:'.length) ?? '';
+  const [, sym = '', off = ''] = /^([\w.]+)\+0x([0-9a-f]+)\//.exec(rip) ?? [];
+  if (probed.includes(sym) && Number.parseInt(off, 16) <= 5)
+    return `an RCU stall spinning at ${sym}+0x${off}, the patched entry of a probed function`;
+  return null;
+}
+
 /**
  * A description of the text-patching fault in `consoleText`, or null when its first oops is
  * anything else. `probed`: the functions the module probes.
  */
 export function textPatchingFault(consoleText: string, probed: readonly string[]): string | null {
+  const stall = stallAtProbe(consoleText, probed);
+  if (stall) return stall;
   const oops = firstOops(consoleText);
   if (!oops.length) return null;
   const ours = oops.some((l) => !l.startsWith('Modules linked in:') && /\[toa\]/.test(l));

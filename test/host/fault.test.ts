@@ -36,6 +36,18 @@ test('toa 6.1 and baseline 5.10: a jump to 0 at a probed function reached throug
   );
 });
 
+test('toa 5.10: an RCU stall spinning at tcp_v6_conn_request+0x0, not elsewhere', () => {
+  assert.match(
+    textPatchingFault(fixture('toa-5.10-rcu-stall-conn-request'), probed) ?? '',
+    /RCU stall spinning at tcp_v6_conn_request\+0x0, the patched entry/,
+  );
+  const elsewhere = fixture('toa-5.10-rcu-stall-conn-request').replace(
+    /tcp_v6_conn_request\+0x0/,
+    'tcp_v6_conn_request+0x40',
+  );
+  assert.is(textPatchingFault(elsewhere, probed), null);
+});
+
 test('not text patching: a jump to 0 from a caller of nothing toa.ko probes', () => {
   const f = fixture('toa-6.1-null-conn-request').replace(
     /tcp_rcv_state_process\+0x426/,

@@ -1,5 +1,6 @@
 // What `toa k8s manifest` is asked for, checked: a trust choice is never implied.
-import { type FormatName, parseFormats, textToAddress } from '../wire/index.js';
+import { parseCidr } from '../module/config.js';
+import { type FormatName, parseFormats } from '../wire/index.js';
 
 /**
  * Who may supply a TOA. `placeholder` is for the static deploy/ copy only: the agent refuses it,
@@ -26,19 +27,8 @@ export const DEFAULT_NAMESPACE = 'toa-system';
 const SPOOF =
   'TOA from an untrusted source spoofs client IPs: name your load balancers with --trust CIDR..., or pass --trust-any if only load balancers can reach these nodes';
 
-/** "a.b.c.d[/len]" or "v6[/len]" → canonical "addr/len". */
-export function parseCidr(text: string): string {
-  const [address = '', len, ...rest] = text.trim().split('/');
-  let bits = 0;
-  try {
-    bits = textToAddress(address).length * 8;
-  } catch {
-    bits = 0;
-  }
-  if (!bits || rest.length || (len !== undefined && !(/^\d{1,3}$/.test(len) && Number(len) <= bits)))
-    throw new Error(`--trust ${text}: not a CIDR; write ADDR/PREFIX (198.51.100.0/24, 2001:db8::/32)`);
-  return `${address}/${len ?? bits}`;
-}
+// One CIDR reader for the CLI's --trust flags (src/module/config.ts).
+export { parseCidr };
 
 /** Exactly one of --trust (each item may be a comma list) and --trust-any. */
 export function parseTrust(cidrs: string[] | undefined, any: boolean | undefined): Trust {
@@ -46,7 +36,7 @@ export function parseTrust(cidrs: string[] | undefined, any: boolean | undefined
   if (any && items.length) throw new Error(`give --trust or --trust-any, not both: ${SPOOF}`);
   if (any) return { kind: 'any' };
   if (!items.length) throw new Error(`no trust choice: ${SPOOF}`);
-  return { kind: 'cidrs', cidrs: [...new Set(items.map(parseCidr))] };
+  return { kind: 'cidrs', cidrs: [...new Set(items.map((c) => parseCidr(c)))] };
 }
 
 export function parseFormatList(text: string): FormatName[] {

@@ -1,5 +1,6 @@
 // The `toa` command: a thin front; each subcommand lives in its own module over an operation.
 import { Command, type CommanderError } from 'commander';
+import { addAgentCommand } from './agent.js';
 import { addCtlCommands } from './ctl.js';
 import { addDoctorCommand } from './doctor.js';
 import { addInspectCommand } from './inspect.js';
@@ -23,5 +24,6 @@ addLabCommand(program);
 addK8sCommand(program);
 addModuleCommands(program);
 addCtlCommands(program);
+addAgentCommand(program);
 
 await program.parseAsync();

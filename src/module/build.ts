@@ -17,6 +17,8 @@ export interface BuildOptions {
   out?: string;
   onProgress?: (line: string) => void;
   osRelease?: string;
+  /** The module's sources; default kmod/ in the package. */
+  src?: string;
 }
 
 export interface BuildResult {
@@ -63,13 +65,14 @@ export async function buildModule(o: BuildOptions = {}): Promise<BuildResult> {
   needTool('gcc', debian ? 'apt-get install gcc' : 'dnf install gcc');
   const out = o.out ?? defaultBuildDir(kernel);
   const progress = o.onProgress ?? (() => {});
+  const src = o.src ?? KMOD_SRC;
   try {
     mkdirSync(out, { recursive: true });
     // preserveTimestamps: make rebuilds only what changed since the last copy.
-    for (const f of readdirSync(KMOD_SRC).filter((n) => /^(Kbuild|Makefile|.*\.[ch])$/.test(n)))
-      cpSync(join(KMOD_SRC, f), join(out, f), { preserveTimestamps: true });
-    if (existsSync(join(KMOD_SRC, 'uapi')))
-      cpSync(join(KMOD_SRC, 'uapi'), join(out, 'uapi'), { recursive: true, preserveTimestamps: true });
+    for (const f of readdirSync(src).filter((n) => /^(Kbuild|Makefile|.*\.[ch])$/.test(n)))
+      cpSync(join(src, f), join(out, f), { preserveTimestamps: true });
+    if (existsSync(join(src, 'uapi')))
+      cpSync(join(src, 'uapi'), join(out, 'uapi'), { recursive: true, preserveTimestamps: true });
   } catch (e) {
     throw new Error(
       `--out ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; pick a writable directory`,

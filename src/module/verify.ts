@@ -3,12 +3,14 @@
 // in its handshake ACK; a listener there accepts the connection; the kernel must then answer the
 // client through getpeername() and the lookup API. The namespace and the device go away whatever
 // happens: finally, SIGINT/SIGTERM, and a sweep of namespaces left by a killed earlier run.
+// With `netns: false` (the node agent, in its pod's own namespace, without CAP_SYS_ADMIN) the
+// device, its host routes and the listener live in the caller's namespace instead.
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { type OriginalPeer, originalPeer } from '../binding/index.js';
 import { createNetns, deleteNetns, ip, moveLink } from '../lab/netns.js';
 import { type Connection, connect } from '../lab/peer.js';
-import { openTun } from '../lab/tun.js';
+import { openTun, type Tun } from '../lab/tun.js';
 import { encodeOptions, encodeToa, FORMATS, type FormatName, type ToaInput } from '../wire/index.js';
 import { CAP_NET_ADMIN, CAP_SYS_ADMIN, requireCaps } from './caps.js';
 import { type ConfigBackend, cidrContains, type ModuleConfig, sysfsConfig } from './config.js';
@@ -35,6 +37,13 @@ export interface VerifyOptions {
   lookup?: (socket: Socket) => OriginalPeer | null;
   /** Called as each step ends (progress output). */
   onStep?: (s: Step) => void;
+  /**
+   * true (default): a private namespace (needs CAP_SYS_ADMIN); false: the caller's own namespace,
+   * which must be one the test's addresses cannot disturb (a pod's).
+   */
+  netns?: boolean;
+  /** false: leave SIGINT/SIGTERM to the caller (it must not exit while the device exists). */
+  signals?: boolean;
 }
 
 export interface VerifyResult {
@@ -133,7 +142,9 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
     process.on('uncaughtException', () => {}).on('unhandledRejection', () => {});
     void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const signals = o.signals ?? true;
+  if (signals) process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const private_ = o.netns ?? true;
   try {
     const mod = loadedModule();
     if (!mod) record('module', false, 'toa.ko is not loaded: run `toa load`');
@@ -142,7 +153,7 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
     record('module', true, `toa.ko ${mod?.version} is loaded`);
 
     try {
-      requireCaps('toa verify', CAP_NET_ADMIN, CAP_SYS_ADMIN);
+      requireCaps('toa verify', CAP_NET_ADMIN, ...(private_ ? [CAP_SYS_ADMIN] : []));
     } catch (e) {
       record('privileges', false, (e as Error).message);
     }
@@ -160,21 +171,33 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
       `trust ${cfg.trust.length ? cfg.trust.join(',') : 'any source'}; sending ${format}`,
     );
 
-    const swept = await sweepStale();
-    const ns = await createNetns(`${PREFIX}${process.pid}`);
-    cleanups.push(() => deleteNetns(ns));
-    // Closed before its namespace goes: a namespace's end deletes the device under a reader (EBADFD).
-    const tun = openTun('toaverify%d');
-    cleanups.push(() => tun.close());
-    await moveLink(tun.name, ns, { addresses: [`${server}/32`] });
-    await ip('-n', ns, 'route', 'add', `${lb}/32`, 'dev', tun.name);
-    record(
-      'namespace',
-      true,
-      `${ns} with ${tun.name}${swept.length ? `; removed stale ${swept.join(', ')}` : ''}`,
-    );
-
-    const listener = await listenIn(ns, server);
+    let listener: Server;
+    let tun: Tun;
+    if (private_) {
+      const swept = await sweepStale();
+      const ns = await createNetns(`${PREFIX}${process.pid}`);
+      cleanups.push(() => deleteNetns(ns));
+      // Closed before its namespace goes: a namespace's end deletes the device under a reader (EBADFD).
+      tun = openTun('toaverify%d');
+      cleanups.push(() => tun.close());
+      await moveLink(tun.name, ns, { addresses: [`${server}/32`] });
+      await ip('-n', ns, 'route', 'add', `${lb}/32`, 'dev', tun.name);
+      record(
+        'namespace',
+        true,
+        `${ns} with ${tun.name}${swept.length ? `; removed stale ${swept.join(', ')}` : ''}`,
+      );
+      listener = await listenIn(ns, server);
+    } else {
+      // Closing the device removes its address and route with it.
+      tun = openTun('toaverify%d');
+      cleanups.push(() => tun.close());
+      await ip('addr', 'add', `${server}/32`, 'dev', tun.name);
+      await ip('link', 'set', tun.name, 'up');
+      await ip('route', 'add', `${lb}/32`, 'dev', tun.name);
+      record('namespace', true, `this process's own, with ${tun.name}`);
+      listener = await listenIn(null, server);
+    }
     cleanups.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
     const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
     record('listener', true, `${server}:${PORT}`);
@@ -247,15 +270,15 @@ export async function verify(o: VerifyOptions = {}): Promise<VerifyResult> {
     return { ok: false, steps };
   } finally {
     await cleanup();
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    if (signals) process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     if (interrupted) steps.push({ step: 'interrupted', ok: false, detail: `${interrupted}: cleaned up` });
   }
 }
 
-/** A listener whose socket lives in `ns`: created while the main thread is in that namespace. */
-async function listenIn(ns: string, host: string): Promise<Server> {
+/** A listener whose socket lives in `ns` (null: this one): created while the main thread is in it. */
+async function listenIn(ns: string | null, host: string): Promise<Server> {
   const server = createServer();
-  const leave = enterNetns(ns);
+  const leave = ns === null ? () => {} : enterNetns(ns);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

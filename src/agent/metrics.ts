@@ -1,0 +1,91 @@
+// What Prometheus scrapes: every kernel counter (GET_STATS over netlink at scrape time), and the
+// agent's own state. Every series carries the node's name.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Stat } from '../netlink/index.js';
+import type { Source } from './obtain.js';
+
+export interface AgentMetrics {
+  registry: Registry;
+  setModule(loaded: boolean, version: string): void;
+  setSource(source: Source | 'none'): void;
+  setVerify(ok: boolean, at: Date): void;
+  setReady(ready: boolean): void;
+  configApplied(): void;
+  configRejected(): void;
+}
+
+export function createMetrics(node: string, kernelStats: () => Promise<Stat[] | null>): AgentMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node });
+  new Gauge({
+    name: 'toa_kernel_counter',
+    help: 'toa.ko counters (/proc/net/toa_stats), read over generic netlink at scrape time',
+    labelNames: ['counter'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of (await kernelStats()) ?? []) this.set({ counter: s.name }, s.value);
+    },
+  });
+  const loaded = new Gauge({
+    name: 'toa_module_loaded',
+    help: '1 when toa.ko is loaded',
+    registers: [registry],
+  });
+  const info = new Gauge({
+    name: 'toa_module_info',
+    help: 'the loaded toa.ko version (value 1)',
+    labelNames: ['version'],
+    registers: [registry],
+  });
+  const source = new Gauge({
+    name: 'toa_module_source',
+    help: "where this node's toa.ko came from: prebuilt, built (from the node's headers) or failed (1 for the current one)",
+    labelNames: ['source'],
+    registers: [registry],
+  });
+  const verifyOk = new Gauge({
+    name: 'toa_verify_ok',
+    help: '1 when the last self-test passed',
+    registers: [registry],
+  });
+  const verifyAt = new Gauge({
+    name: 'toa_verify_timestamp_seconds',
+    help: 'when the last self-test ended (unix time)',
+    registers: [registry],
+  });
+  const ready = new Gauge({
+    name: 'toa_agent_ready',
+    help: '1 when /readyz answers 200',
+    registers: [registry],
+  });
+  const generation = new Gauge({
+    name: 'toa_config_generation',
+    help: 'configs applied since the agent started',
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'toa_config_errors_total',
+    help: 'config files refused (the previous config stayed)',
+    registers: [registry],
+  });
+  for (const s of ['prebuilt', 'built', 'failed']) source.set({ source: s }, 0);
+  return {
+    registry,
+    setModule(isLoaded, version) {
+      loaded.set(isLoaded ? 1 : 0);
+      info.reset();
+      if (isLoaded) info.set({ version }, 1);
+    },
+    setSource(s) {
+      for (const k of ['prebuilt', 'built', 'failed']) source.set({ source: k }, k === s ? 1 : 0);
+    },
+    setVerify(ok, at) {
+      verifyOk.set(ok ? 1 : 0);
+      verifyAt.set(at.getTime() / 1000);
+    },
+    setReady: (r) => ready.set(r ? 1 : 0),
+    configApplied: () => generation.inc(),
+    configRejected: () => errors.inc(),
+  };
+}

@@ -7,7 +7,7 @@ CACHE ?= $(CURDIR)/.cache
 BUILD := $(CURDIR)/build
 export CACHE BUILD
 
-.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean manifests vagrant-validate dkms-install dkms-uninstall
+.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean manifests prebuilt vagrant-validate dkms-install dkms-uninstall
 
 all: build
 
@@ -48,6 +48,15 @@ bench: build
 # Single-threaded TCG like the test runner: kprobe arm/disarm under multi-threaded TCG is unsafe.
 demo: build
 	LAB_ACCEL=$${LAB_ACCEL:-tcg,thread=single} test/vm/boot.sh $(DEMO_KERNEL) node dist/src/lab/demo.js
+
+# toa.ko for each lab kernel as build/prebuilt/RELEASE/toa.ko: what the agent image ships (the
+# agent's --prebuilt-dir) so that nodes on these kernels need no headers.
+prebuilt:
+	for k in $(KERNELS); do \
+	  release=$$(test/vm/kernel.sh $$k) && ko=$$(test/vm/build-kmod.sh $$k) || exit 1; \
+	  mkdir -p $(BUILD)/prebuilt/$$release && cp $$ko $(BUILD)/prebuilt/$$release/toa.ko || exit 1; \
+	  echo "$(BUILD)/prebuilt/$$release/toa.ko"; \
+	done
 
 # deploy/*.yaml from src/k8s (a host test fails when they drift from the code).
 manifests:

@@ -56,8 +56,8 @@ const UVU_GUEST = ['node', '--import', 'tsx', 'node_modules/uvu/bin.js', 'test/g
 // Two boots per kernel, so that neither nears LAB_TIMEOUT and LAB_JOBS run them side by side: the
 // kernel data path (module, stash, binding, inspector, LB, netlink) and the `toa` CLI's commands
 // (each starts node processes and a private netns: slow under TCG).
-const CLI_TESTS = '^(cli|ctl)\\.test\\.ts$';
-const DATA_TESTS = '^(?!(cli|ctl)\\.)[\\w-]+\\.test\\.ts$';
+const CLI_TESTS = '^(cli|ctl|agent)\\.test\\.ts$';
+const DATA_TESTS = '^(?!(cli|ctl|agent)\\.)[\\w-]+\\.test\\.ts$';
 
 const { values } = parseArgs({
   options: {

@@ -1,0 +1,148 @@
+// `toa agent` started as a pod would run it (a fresh network namespace, loopback up, the
+// compiled CLI), timed from spawn to its first 200 on /readyz, and its resident memory then.
+// Used by test/guest/agent.test.ts; run directly in a lab guest it is the bench:
+//   test/vm/boot.sh 7 node --import tsx test/bench/agent.ts   -> "agent: start→ready N ms, RSS M MB"
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+let count = 0;
+
+export interface AgentRun {
+  child: ChildProcess;
+  ns: string;
+  startedAt: number;
+  log(): string;
+  /** An HTTP GET from inside the agent's namespace: [status, body]. */
+  get(path: string): Promise<[number, string]>;
+  waitLog(text: string, timeoutMs?: number): Promise<void>;
+  exit: Promise<number | null>;
+  /** VmRSS in MB */
+  rssMb(): number;
+  /** Remove the namespace (after the agent exited). */
+  cleanup(): void;
+}
+
+/** A named namespace (so that tests can put a TUN peer into it too), loopback up. */
+export function podNetns(): string {
+  const ns = `toaagent-${process.pid}-${++count}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+export function spawnAgent(args: string[], o: { ns?: string; port?: number; node?: string } = {}): AgentRun {
+  const ns = o.ns ?? podNetns();
+  const port = o.port ?? 9101;
+  const startedAt = performance.now();
+  // `ip netns exec` execs: the child's pid is the agent's.
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, 'bin/toa.js', 'agent', `--metrics-port=${port}`, ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NODE_NAME: o.node ?? 'lab-node', TMPDIR: '/tmp' },
+    },
+  );
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    ns,
+    startedAt,
+    exit,
+    log: () => err,
+    async get(path) {
+      try {
+        const r = await exec('ip', [
+          'netns',
+          'exec',
+          ns,
+          'curl',
+          '-s',
+          '-m',
+          '5',
+          '-w',
+          '\n%{http_code}',
+          `http://127.0.0.1:${port}${path}`,
+        ]);
+        const lines = r.stdout.split('\n');
+        return [Number(lines.pop()), lines.join('\n').replace(/\n$/, '')];
+      } catch {
+        return [0, ''];
+      }
+    },
+    async waitLog(text, timeoutMs = 120000) {
+      const end = Date.now() + timeoutMs;
+      while (!err.includes(text) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (!err.includes(text)) throw new Error(`the agent never logged "${text}":\n${err}`);
+    },
+    rssMb() {
+      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+      return Number(kb) / 1024;
+    },
+    cleanup() {
+      try {
+        execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** ms from spawn to the first 200 on /readyz (polled every 50 ms). */
+export async function waitReady(a: AgentRun, timeoutMs = 180000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const [code] = await a.get('/readyz');
+    if (code === 200) return performance.now() - a.startedAt;
+    if (a.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const [code, body] = await a.get('/readyz');
+  throw new Error(`not ready after ${timeoutMs} ms (${code} ${body}):\n${a.log()}`);
+}
+
+/** A prebuilt directory holding `ko` for this kernel, as the image ships it. */
+export function prebuiltDir(ko: string, dir = mkdtempSync('/tmp/toa-prebuilt-')): string {
+  mkdirSync(join(dir, release()), { recursive: true });
+  copyFileSync(ko, join(dir, release(), 'toa.ko'));
+  return dir;
+}
+
+async function main() {
+  const ko = process.env.TOA_KO;
+  if (!ko)
+    throw new Error(
+      'TOA_KO is unset: run this in the lab (test/vm/boot.sh SERIES node --import tsx test/bench/agent.ts)',
+    );
+  if (existsSync('/sys/module/toa')) execFileSync('rmmod', ['toa']);
+  const dir = mkdtempSync('/tmp/toa-agent-bench-');
+  writeFileSync(join(dir, 'config.json'), '{"trust": ["198.51.100.0/24"]}\n');
+  const a = spawnAgent([
+    `--config=${join(dir, 'config.json')}`,
+    `--prebuilt-dir=${prebuiltDir(ko)}`,
+    `--state-dir=${dir}`,
+    '--prebuilt-only',
+    '--unload-on-exit',
+  ]);
+  try {
+    const ms = await waitReady(a);
+    process.stdout.write(
+      `agent: start→ready ${ms.toFixed(0)} ms, RSS ${a.rssMb().toFixed(1)} MB (kernel ${release()}, prebuilt)\n`,
+    );
+  } finally {
+    a.child.kill('SIGTERM');
+    await a.exit;
+    a.cleanup();
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'))) await main();

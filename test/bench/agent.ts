@@ -139,7 +139,9 @@ async function main() {
       `agent: start→ready ${ms.toFixed(0)} ms, RSS ${a.rssMb().toFixed(1)} MB (kernel ${release()}, prebuilt)\n`,
     );
     // Where the time went: the agent's own timestamped log.
-    process.stdout.write(`spawned ${new Date(performance.timeOrigin + a.startedAt).toISOString()}\n${a.log()}`);
+    process.stdout.write(
+      `spawned ${new Date(performance.timeOrigin + a.startedAt).toISOString()}\n${a.log()}`,
+    );
   } finally {
     a.child.kill('SIGTERM');
     await a.exit;

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_METRICS_PORT } from '../k8s/options.js';
 import { startAgent } from '../agent/agent.js';
 import { stderrLog } from '../agent/log.js';
 import { PACKAGE_ROOT } from '../module/paths.js';
@@ -37,7 +38,7 @@ export function addAgentCommand(program: Command): void {
       'the config file (JSON: trust, formats), watched for changes',
       '/etc/toa/config.json',
     )
-    .option('--metrics-port <port>', 'port of /healthz, /readyz and /metrics', '9101')
+    .option('--metrics-port <port>', 'port of /healthz, /readyz and /metrics', String(DEFAULT_METRICS_PORT))
     .option('--state-dir <dir>', 'writable: staged headers and modules built here', '/var/lib/toa')
     .option(
       '--host-usr-lib <dir>',

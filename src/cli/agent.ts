@@ -2,9 +2,9 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_METRICS_PORT } from '../k8s/options.js';
 import { startAgent } from '../agent/agent.js';
 import { stderrLog } from '../agent/log.js';
+import { DEFAULT_METRICS_PORT } from '../k8s/options.js';
 import { PACKAGE_ROOT } from '../module/paths.js';
 import { run, UsageError } from './action.js';
 

@@ -39,6 +39,7 @@ const param = (name: string) => readFileSync(`/sys/module/toa/parameters/${name}
 const LB = '198.51.100.7';
 const SERVER = '198.51.100.9';
 const CLIENT = '203.0.113.50';
+const BUILD_SERIES = '6.1';
 
 test.before(() => {
   assert.ok(ko, 'TOA_KO is unset: run the guest tests through test/vm/boot.sh');
@@ -216,6 +217,11 @@ test("build path: a bumped kmod/ built from this kernel's headers upgrades the l
   const cm = configMapVolume(join(tmp, 'cm-build'), `{"trust": ["${LB}/32"]}`);
   const compiler = configCompiler(node.config);
   const canBuild = spawnSync('sh', ['-c', `command -v ${compiler}`]).status === 0;
+  // kbuild under TCG takes 5-6 min: one kernel builds (6.1), the others with a compiler skip it.
+  if (canBuild && process.env.TOA_SERIES !== BUILD_SERIES) {
+    console.log(`agent: build path on ${release()}: skipped (built on the ${BUILD_SERIES} lab kernel only)`);
+    return;
+  }
   const a = spawnAgent([
     `--config=${cm.path}`,
     `--prebuilt-dir=${join(tmp, 'no-prebuilt')}`,

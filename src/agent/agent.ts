@@ -180,14 +180,12 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     setReason('loading toa.ko', false);
     try {
       const c = current ?? config;
-      const r = await serial(() => installModule(got.module, { trust: trustOf(c), formats: c.formats }, log));
-      metrics.setModule(true, r.version);
+      await serial(() => installModule(got.module, { trust: trustOf(c), formats: c.formats }, log));
       await apply(current ?? config);
       installed = true;
       metrics.configApplied();
       log(`config: applied ${describe(current ?? config)}`);
     } catch (e) {
-      metrics.setModule(Boolean(loadedModule()), loadedModule()?.version ?? '');
       return setReason(`loading or configuring toa.ko failed: ${(e as Error).message}`);
     }
     for (;;) {

@@ -2,6 +2,7 @@
 // agent's own state. Every series carries the node's name.
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
+import { loadedModule } from '../module/kernel.js';
 import type { Stat } from '../netlink/index.js';
 import type { Source } from './obtain.js';
 
@@ -16,7 +17,6 @@ type Registry = Prom.Registry;
 
 export interface AgentMetrics {
   registry: Registry;
-  setModule(loaded: boolean, version: string): void;
   setSource(source: Source | 'none'): void;
   setVerify(ok: boolean, at: Date): void;
   setReady(ready: boolean): void;
@@ -37,16 +37,25 @@ export function createMetrics(node: string, kernelStats: () => Promise<Stat[] | 
       for (const s of (await kernelStats()) ?? []) this.set({ counter: s.name }, s.value);
     },
   });
-  const loaded = new Gauge({
+  // Read at scrape time: the module can be unloaded behind the agent's back.
+  new Gauge({
     name: 'toa_module_loaded',
     help: '1 when toa.ko is loaded',
     registers: [registry],
+    collect() {
+      this.set(loadedModule() ? 1 : 0);
+    },
   });
-  const info = new Gauge({
+  new Gauge({
     name: 'toa_module_info',
     help: 'the loaded toa.ko version (value 1)',
     labelNames: ['version'],
     registers: [registry],
+    collect() {
+      this.reset();
+      const m = loadedModule();
+      if (m) this.set({ version: m.version }, 1);
+    },
   });
   const source = new Gauge({
     name: 'toa_module_source',
@@ -82,11 +91,6 @@ export function createMetrics(node: string, kernelStats: () => Promise<Stat[] | 
   for (const s of ['prebuilt', 'built', 'failed']) source.set({ source: s }, 0);
   return {
     registry,
-    setModule(isLoaded, version) {
-      loaded.set(isLoaded ? 1 : 0);
-      info.reset();
-      if (isLoaded) info.set({ version }, 1);
-    },
     setSource(s) {
       for (const k of ['prebuilt', 'built', 'failed']) source.set({ source: k }, k === s ? 1 : 0);
     },

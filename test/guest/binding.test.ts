@@ -246,7 +246,7 @@ test('toa.ko not loaded (ENOPROTOOPT): via peer, never an error; loaded again, s
 test('rmmod while getsockopt(TOA_SO_GET_PEER) runs in a loop: no BUG/WARNING/Oops, the lookup comes back', async () => {
   const logBefore = run('dmesg');
   const bin = '/tmp/toa-bind-syscall';
-  run('cc', '-O2', '-o', bin, join(process.cwd(), 'test/bench/syscall.c'));
+  run('cc', '-O2', '-pthread', '-o', bin, join(process.cwd(), 'test/bench/syscall.c'));
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const accepted = new Promise<net.Socket>((r) => server.once('connection', r));

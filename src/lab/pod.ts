@@ -5,7 +5,17 @@
 // read-only root, exactly the manifest's capabilities, and fresh mount, PID, network, UTS and IPC
 // namespaces (hostNetwork false). Needs root, util-linux's unshare and libcap's capsh.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
@@ -78,7 +88,15 @@ const CAPS: Record<string, number> = {
   BPF: 39,
 };
 
-const UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+};
 
 /** A Kubernetes quantity (e.g. `512Mi`) in bytes. */
 export function quantityBytes(q: string): number {
@@ -87,11 +105,21 @@ export function quantityBytes(q: string): number {
   return Number(m[1]) * (UNITS[m[2] as string] as number);
 }
 
-function volumeOf(v: IVolume, configMaps: Map<string, Record<string, string>>, hostPaths: Record<string, string>): Volume {
-  if (v.hostPath) return { kind: 'bind', source: hostPaths[v.hostPath.path] ?? v.hostPath.path, type: v.hostPath.type ?? '' };
+function volumeOf(
+  v: IVolume,
+  configMaps: Map<string, Record<string, string>>,
+  hostPaths: Record<string, string>,
+): Volume {
+  if (v.hostPath)
+    return {
+      kind: 'bind',
+      source: hostPaths[v.hostPath.path] ?? v.hostPath.path,
+      type: v.hostPath.type ?? '',
+    };
   if (v.emptyDir) {
     const limit = v.emptyDir.sizeLimit;
-    if (typeof limit !== 'string') throw new Error(`volume ${v.name}: an emptyDir needs a sizeLimit for the runner's tmpfs`);
+    if (typeof limit !== 'string')
+      throw new Error(`volume ${v.name}: an emptyDir needs a sizeLimit for the runner's tmpfs`);
     return { kind: 'tmpfs', bytes: quantityBytes(limit) };
   }
   if (v.configMap) {
@@ -128,7 +156,8 @@ export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.im
   if (sc.privileged) throw new Error('the runner does not run privileged containers');
   if ((sc.runAsUser ?? 0) !== 0) throw new Error('the runner runs containers as uid 0 only');
   const drop = sc.capabilities?.drop ?? [];
-  if (!drop.includes('ALL')) throw new Error('the runner expects capabilities.drop [ALL] (the runtime default set is not modelled)');
+  if (!drop.includes('ALL'))
+    throw new Error('the runner expects capabilities.drop [ALL] (the runtime default set is not modelled)');
   const caps = (sc.capabilities?.add ?? []).map((name) => {
     const n = CAPS[name];
     if (n === undefined) throw new Error(`capability ${name}: not in the runner's table (src/lab/pod.ts)`);
@@ -136,8 +165,13 @@ export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.im
   });
 
   // Kubernetes: command replaces the entrypoint and drops the image's cmd; args replace cmd.
-  const argv = o.argv ?? [...(c.command ?? image.Entrypoint ?? []), ...(c.args ?? (c.command ? [] : (image.Cmd ?? [])))];
-  const env = new Map((image.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const argv = o.argv ?? [
+    ...(c.command ?? image.Entrypoint ?? []),
+    ...(c.args ?? (c.command ? [] : (image.Cmd ?? []))),
+  ];
+  const env = new Map(
+    (image.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env.set(e.name, e.value);
     else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env.set(e.name, o.nodeName ?? 'lab-node');
@@ -147,7 +181,12 @@ export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.im
   const mounts = (c.volumeMounts ?? []).map((m): PodMount => {
     const v = volumes.get(m.name);
     if (!v) throw new Error(`volumeMount ${m.name}: no such volume in the pod`);
-    return { name: m.name, path: m.mountPath, readOnly: m.readOnly === true, volume: volumeOf(v, configMaps, o.hostPaths ?? {}) };
+    return {
+      name: m.name,
+      path: m.mountPath,
+      readOnly: m.readOnly === true,
+      volume: volumeOf(v, configMaps, o.hostPaths ?? {}),
+    };
   });
   return {
     argv,
@@ -213,7 +252,9 @@ function lookPath(root: string, name: string, env: string[]): string {
  */
 export function writeConfigMap(dir: string, data: Record<string, string>): void {
   mkdirSync(dir, { recursive: true });
-  const stamp = `..${new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace('Z', '')}${process.hrtime.bigint() % 1000n}`;
+  // ..YYYY_MM_DD_hh_mm_ss.NNNNNNNNN, as the kubelet names them (the fraction unique per call).
+  const now = new Date().toISOString().replace(/[-:T]/g, '_').slice(0, 19);
+  const stamp = `..${now}.${String(process.hrtime.bigint() % 1_000_000_000n).padStart(9, '0')}`;
   mkdirSync(join(dir, stamp));
   for (const [key, value] of Object.entries(data)) writeFileSync(join(dir, stamp, key), value);
   let old: string | null = null;
@@ -240,10 +281,14 @@ function checkHostPath(m: PodMount & { volume: { kind: 'bind' } }): void {
   try {
     st = lstatSync(source);
   } catch {
-    throw new Error(`volume ${m.name}: hostPath ${source} does not exist (a kubelet would not start the pod)`);
+    throw new Error(
+      `volume ${m.name}: hostPath ${source} does not exist (a kubelet would not start the pod)`,
+    );
   }
-  if (type === 'Directory' && !st.isDirectory()) throw new Error(`volume ${m.name}: hostPath ${source} is not a directory`);
-  if (type === 'CharDevice' && !st.isCharacterDevice()) throw new Error(`volume ${m.name}: hostPath ${source} is not a character device`);
+  if (type === 'Directory' && !st.isDirectory())
+    throw new Error(`volume ${m.name}: hostPath ${source} is not a directory`);
+  if (type === 'CharDevice' && !st.isCharacterDevice())
+    throw new Error(`volume ${m.name}: hostPath ${source} is not a character device`);
 }
 
 /** The shell script the new namespaces run: mounts as runc makes them, then capsh chroots and execs. */
@@ -277,7 +322,8 @@ function podScript(plan: PodPlan, root: string, stage: string, work: string, las
     );
     const v = m.volume;
     if (v.kind === 'bind') lines.push(`mount --rbind ${q(v.source)} ${t}`);
-    if (v.kind === 'tmpfs') lines.push(`mount -t tmpfs -o nosuid,nodev,mode=0777,size=${v.bytes} ${q(m.name)} ${t}`);
+    if (v.kind === 'tmpfs')
+      lines.push(`mount -t tmpfs -o nosuid,nodev,mode=0777,size=${v.bytes} ${q(m.name)} ${t}`);
     if (v.kind === 'configMap') lines.push(`mount --bind ${q(`${work}/volumes/${m.name}`)} ${t}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
   }
@@ -316,17 +362,23 @@ function podScript(plan: PodPlan, root: string, stage: string, work: string, las
 export function runPod(o: PodOptions): ChildProcess {
   const plan = podPlan(o);
   const root = join(o.image, 'rootfs');
-  for (const m of plan.mounts) if (m.volume.kind === 'bind') checkHostPath(m as PodMount & { volume: { kind: 'bind' } });
+  for (const m of plan.mounts)
+    if (m.volume.kind === 'bind') checkHostPath(m as PodMount & { volume: { kind: 'bind' } });
   const work = o.workDir ?? mkdtempSync('/tmp/toa-pod-');
-  for (const m of plan.mounts) if (m.volume.kind === 'configMap') writeConfigMap(join(work, 'volumes', m.name), m.volume.data);
+  for (const m of plan.mounts)
+    if (m.volume.kind === 'configMap') writeConfigMap(join(work, 'volumes', m.name), m.volume.data);
   const stage = join(work, 'stage');
   mkdirSync(stage, { recursive: true });
   const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
   const script = podScript(plan, root, stage, work, lastCap);
   const ns = ['--mount', '--pid', '--uts', '--ipc', ...(plan.hostNetwork ? [] : ['--net'])];
-  const child = spawn('unshare', [...ns, '--fork', '--kill-child', '--propagation', 'private', '--', 'bash', '-c', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'unshare',
+    [...ns, '--fork', '--kill-child', '--propagation', 'private', '--', 'bash', '-c', script],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.on('exit', () => {
     if (!o.workDir) rmSync(work, { recursive: true, force: true });
   });

@@ -9,6 +9,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   renameSync,
@@ -68,6 +69,8 @@ export interface PodPlan {
   caps: number[];
   mounts: PodMount[];
   hostNetwork: boolean;
+  /** How long a stop waits after SIGTERM before SIGKILL. */
+  graceSeconds: number;
 }
 
 // The capabilities' numbers (linux/capability.h) for the names a manifest may add.
@@ -149,7 +152,9 @@ export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.im
       .filter((d) => d.kind === 'ConfigMap')
       .map((d) => [d.metadata.name, (d as unknown as { data: Record<string, string> }).data]),
   );
-  const pod = ds.spec.template.spec;
+  const pod = ds.spec.template.spec as typeof ds.spec.template.spec & {
+    terminationGracePeriodSeconds?: number;
+  };
   const [c] = pod.containers;
   if (!c || pod.containers.length !== 1) throw new Error('the runner runs a pod of exactly one container');
   const sc = c.securityContext ?? {};
@@ -197,6 +202,7 @@ export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.im
     caps,
     mounts,
     hostNetwork: pod.hostNetwork === true,
+    graceSeconds: pod.terminationGracePeriodSeconds ?? 30,
   };
 }
 
@@ -383,4 +389,52 @@ export function runPod(o: PodOptions): ChildProcess {
     if (!o.workDir) rmSync(work, { recursive: true, force: true });
   });
   return child;
+}
+
+/**
+ * The container's PID 1 (unshare's only child), in the guest's PID namespace: for nsenter into
+ * the pod's network namespace (its metrics port) or a signal.
+ */
+export function podPid(pod: ChildProcess): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pod.pid) return Number(entry);
+  }
+  throw new Error(`pod ${pod.pid}: no container process (not started yet, or exited)`);
+}
+
+/**
+ * Stops the pod as the kubelet does: SIGTERM to its PID 1 (delivered only if it handles it, as
+ * for any PID namespace's init), SIGKILL after the grace period (the manifest's
+ * terminationGracePeriodSeconds: podPlan().graceSeconds). Resolves the pod's exit code, or
+ * 'SIGKILL' when the grace period ran out.
+ */
+export function stopPod(pod: ChildProcess, graceSeconds: number): Promise<number | NodeJS.Signals> {
+  return new Promise((resolve) => {
+    if (pod.exitCode !== null || pod.signalCode !== null)
+      return resolve(pod.exitCode ?? (pod.signalCode as NodeJS.Signals));
+    let pid1 = 0;
+    let killed = false;
+    const kill = setTimeout(() => {
+      killed = true;
+      try {
+        process.kill(pid1, 'SIGKILL');
+      } catch {}
+    }, graceSeconds * 1000);
+    // unshare exits 1 for a child killed by a signal: the kill is told apart here.
+    pod.once('exit', (code, signal) => {
+      clearTimeout(kill);
+      resolve(killed ? 'SIGKILL' : (code ?? (signal as NodeJS.Signals)));
+    });
+    pid1 = podPid(pod);
+    process.kill(pid1, 'SIGTERM');
+  });
 }

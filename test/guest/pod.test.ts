@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { agentArgs } from '../../src/k8s/daemonset.js';
 import { type ManifestOptions, parseAgentConfig } from '../../src/k8s/index.js';
-import { inRoot, type PodOptions, podPlan } from '../../src/lab/pod.js';
+import { inRoot, type PodOptions, podPlan, runPod, stopPod } from '../../src/lab/pod.js';
 import { type Probe, probePod } from '../../src/lab/pod-probe.js';
 
 const image = process.env.TOA_IMAGE ?? '';
@@ -118,6 +118,34 @@ test("the pod's network namespace is a fresh one: not the guest's, only lo", () 
 test("the pod's own UTS namespace: its hostname is not the guest's", () => {
   assert.is(probe.hostname, 'toa-lab-pod');
   assert.is.not(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), 'toa-lab-pod');
+});
+
+test("a stop is the kubelet's: SIGTERM to the pod's PID 1, which handles it and exits 0", async () => {
+  const pod = runPod({
+    ...POD,
+    argv: [
+      'node',
+      '-e',
+      "process.on('SIGTERM', () => { console.log('SIGTERM'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);",
+    ],
+  });
+  let out = '';
+  pod.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  for (let i = 0; i < 1200 && !out.includes('up') && pod.exitCode === null; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.is(out, 'up\n');
+  assert.is(await stopPod(pod, podPlan(POD).graceSeconds), 0);
+  assert.is(out, 'up\nSIGTERM\n');
+});
+
+test('a stop kills a PID 1 that ignores SIGTERM once the grace period is over', async () => {
+  const pod = runPod({ ...POD, argv: ['sleep', '600'] });
+  await new Promise((r) => setTimeout(r, 2000));
+  const started = Date.now();
+  assert.is(await stopPod(pod, 2), 'SIGKILL');
+  assert.ok(Date.now() - started >= 2000);
 });
 
 test.run();

@@ -68,6 +68,7 @@ test('the plan keeps exactly the added capabilities, a read-only root, no privil
   assert.ok(plan.readOnlyRoot);
   assert.ok(plan.noNewPrivs);
   assert.not.ok(plan.hostNetwork);
+  assert.is(plan.graceSeconds, daemonSet(OPTS).spec?.template.spec?.terminationGracePeriodSeconds);
 });
 
 test('the plan mounts every volumeMount: hostPath (lab overrides), emptyDir sizes, the ConfigMap', () => {

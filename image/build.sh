@@ -92,7 +92,7 @@ oci=$out.new/oci
 mkdir -p "$oci" && cp -a "$base/oci/oci-layout" "$base/oci/index.json" "$oci/" && cp -al "$base/oci/blobs" "$oci/"
 umoci insert --image "$oci:base" --tag "$tag" --history.created_by "toa $tag: $app, /usr/local/bin/toa" \
   "$out.new/app" /
-env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TMPDIR=/tmp NODE_ENV=production)
+env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TMPDIR=/tmp)
 umoci config --image "$oci:$tag" --config.entrypoint toa --config.cmd agent --config.workingdir / \
   "${env[@]/#/--config.env=}" --config.label "org.opencontainers.image.version=$tag" \
   --config.label "org.opencontainers.image.title=toa-agent"

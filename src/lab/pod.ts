@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import { manifestDocs } from '../k8s/manifest.js';
 import type { ManifestOptions } from '../k8s/options.js';
@@ -144,17 +144,16 @@ export function readImageConfig(image: string): ImageConfig {
 
 export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.image)): PodPlan {
   const docs = manifestDocs(o.manifest).map((d) => d.value as { kind: string; metadata: { name: string } });
-  const ds = docs.find((d) => d.kind === 'DaemonSet') as unknown as {
-    spec: { template: { spec: { containers: IContainer[]; volumes: IVolume[]; hostNetwork?: boolean } } };
-  };
+  const ds = docs.find((d) => d.kind === 'DaemonSet') as unknown as
+    | { spec: { template: { spec: IPodSpec } } }
+    | undefined;
+  if (!ds) throw new Error('the manifest has no DaemonSet');
   const configMaps = new Map(
     docs
       .filter((d) => d.kind === 'ConfigMap')
       .map((d) => [d.metadata.name, (d as unknown as { data: Record<string, string> }).data]),
   );
-  const pod = ds.spec.template.spec as typeof ds.spec.template.spec & {
-    terminationGracePeriodSeconds?: number;
-  };
+  const pod = ds.spec.template.spec;
   const [c] = pod.containers;
   if (!c || pod.containers.length !== 1) throw new Error('the runner runs a pod of exactly one container');
   const sc = c.securityContext ?? {};
@@ -182,7 +181,7 @@ export function podPlan(o: PodOptions, image: ImageConfig = readImageConfig(o.im
     else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env.set(e.name, o.nodeName ?? 'lab-node');
     else throw new Error(`env ${e.name}: the runner knows values and the spec.nodeName fieldRef only`);
   }
-  const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
+  const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
   const mounts = (c.volumeMounts ?? []).map((m): PodMount => {
     const v = volumes.get(m.name);
     if (!v) throw new Error(`volumeMount ${m.name}: no such volume in the pod`);

@@ -7,7 +7,7 @@ CACHE ?= $(CURDIR)/.cache
 BUILD := $(CURDIR)/build
 export CACHE BUILD
 
-.PHONY: all deps build lint typecheck test test-host fuzz lab demo bench clean manifests prebuilt vagrant-validate dkms-install dkms-uninstall
+.PHONY: all deps build image lint typecheck test test-host fuzz lab demo bench clean manifests prebuilt vagrant-validate dkms-install dkms-uninstall
 
 all: build
 
@@ -20,6 +20,11 @@ build: deps
 	npm run build:native
 	$(MAKE) -C test/c BUILD=$(BUILD)/c
 
+# The agent's container image, engine-free (image/build.sh): $(BUILD)/image/toa-agent.oci.tar and
+# the rootfs the lab's pod test runs. The base rootfs is cached in $(CACHE)/image.
+image: build
+	image/build.sh
+
 lint: deps
 	npx biome check .
 	test/checkpatch.sh
@@ -27,7 +32,7 @@ lint: deps
 typecheck: deps
 	npm run typecheck
 
-test: build
+test: build image
 	npx tsx test/run.ts --fuzz-seconds $(FUZZ_SECONDS) --kernels "$(KERNELS)"
 
 test-host: build
@@ -36,7 +41,7 @@ test-host: build
 fuzz: deps
 	$(MAKE) -C test/c BUILD=$(BUILD)/c fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-lab: build
+lab: build image
 	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
 
 bench: build

@@ -12,10 +12,10 @@ as_root() { if ((EUID)); then sudo "$@"; else "$@"; fi; }
 # the Wireshark dissector's test and `make bench` (tshark; GNU time for peak RSS), the lab load
 # balancer's client in the guest tests and `make demo` (curl), the binding's syscall count (strace),
 # the vagrant/ check (vagrant, shellcheck; nftables for its network rehearsal) and the manifests'
-# YAML read-back (ruby's Psych).
+# YAML read-back (ruby's Psych), the agent image's OCI archive (umoci) and its lab pod (libcap's capsh).
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd gzip dwarves debootstrap gpg
   debian-archive-keyring clang gcc-12 make libc6-dev libelf-dev libpcap-dev iproute2 tshark time curl
-  strace vagrant shellcheck ruby nftables)
+  strace vagrant shellcheck ruby nftables umoci libcap2-bin)
 
 missing() { # PACKAGE...: print those not installed
   local installed

@@ -56,8 +56,10 @@ const UVU_GUEST = ['node', '--import', 'tsx', 'node_modules/uvu/bin.js', 'test/g
 // Two boots per kernel, so that neither nears LAB_TIMEOUT and LAB_JOBS run them side by side: the
 // kernel data path (module, stash, binding, inspector, LB, netlink) and the `toa` CLI's commands
 // (each starts node processes and a private netns: slow under TCG).
-const CLI_TESTS = '^(cli|ctl|agent)\\.test\\.ts$';
-const DATA_TESTS = '^(?!(cli|ctl|agent)\\.)[\\w-]+\\.test\\.ts$';
+// The agent image's pod (pod.test.ts) and the agent (agent.test.ts) start node processes too:
+// they run in the CLI boot.
+const CLI_TESTS = '^(cli|ctl|pod|agent)\\.test\\.ts$';
+const DATA_TESTS = '^(?!(cli|ctl|pod|agent)\\.)[\\w-]+\\.test\\.ts$';
 
 const { values } = parseArgs({
   options: {
@@ -108,7 +110,8 @@ const labSuite = (series: string): Suite => ({
 /** Results in $BUILD/lab/SERIES-cli. */
 const cliSuite = (series: string): Suite => ({
   name: `lab ${series} cli`,
-  cmd: ['test/vm/boot.sh', series, ...UVU_GUEST, CLI_TESTS],
+  // The image `make image` built before the lab (pod.test.ts).
+  cmd: ['test/vm/boot.sh', series, 'env', `TOA_IMAGE=${BUILD}/image`, ...UVU_GUEST, CLI_TESTS],
   uvu: true,
   env: { LAB_ACCEL, LAB_TAG: 'cli' },
 });

@@ -6,7 +6,10 @@
 // addon's raw getsockopt, cached, and socket.remoteAddress. With two connections (different client
 // addresses), also the addon lookup alternating between them, so the address text is never the
 // last one decoded. Prints "listening", then one JSON line: the median ns per call of each, and
-// the median of the per-round ratios addon / bare getpeername. Not a timed test.
+// the median of the per-round ratios addon / bare getpeername. Also the floor under any Node
+// binding: getpeername in C with a second thread alive (a Node process always has several: the
+// kernel then takes a reference on the file at each fd lookup), and the addon's raw lookup (the
+// same N-API call and syscalls as originalPeer(), nothing decoded). Not a timed test.
 import { execFileSync, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -21,7 +24,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const CONNS = Number(process.argv[3] ?? 1);
 const [host = '127.0.0.1', port = '0'] = (process.argv[2] ?? '').split(/:(?=\d+$)/);
 const bin = '/tmp/toa-bench-syscall';
-execFileSync('cc', ['-O2', '-o', bin, join(process.cwd(), 'test/bench/syscall.c')]);
+execFileSync('cc', ['-O2', '-pthread', '-o', bin, join(process.cwd(), 'test/bench/syscall.c')]);
 const must = (b: Syscalls | Error): Syscalls => {
   if (b instanceof Error) throw b;
   return b;
@@ -58,6 +61,10 @@ function bench(sockets: net.Socket[]) {
       time(() => {
         sink = addon.peerInfo(fd, IPPROTO_IP, info);
       }),
+    addonRaw: () =>
+      time(() => {
+        sink = addon.lookup(fd, IPPROTO_IP);
+      }),
     cached: () =>
       time(() => {
         sink = originalPeer(s);
@@ -73,12 +80,22 @@ function bench(sockets: net.Socket[]) {
         sink = lookup(addon, fds[k++ & 1] as number);
       });
   for (const f of Object.values(figures)) time(f, 1); // warm up: one round each
-  const runs: Record<string, number[]> = { bareGetpeername: [], bareGetsockopt: [], ratio: [] };
+  const runs: Record<string, number[]> = {
+    bareGetpeername: [],
+    bareGetsockopt: [],
+    bareThreaded: [],
+    ratio: [],
+  };
   for (const name of Object.keys(figures)) runs[name] = [];
   let getsockoptResult = 0;
   const bareRun = () => {
     const c = spawnSync(bin, [String(ITERS)], { stdio: ['ignore', 'pipe', 'inherit', fd], encoding: 'utf8' });
-    return JSON.parse(c.stdout) as { getpeername_ns: number; getsockopt_ns: number; getsockopt: number };
+    return JSON.parse(c.stdout) as {
+      getpeername_ns: number;
+      getsockopt_ns: number;
+      getsockopt: number;
+      threaded_getpeername_ns: number;
+    };
   };
   for (let r = 0; r < ROUNDS; r++) {
     // The addon between two bare runs: its ratio compares calls made under the same load.
@@ -88,6 +105,7 @@ function bench(sockets: net.Socket[]) {
     const bare = (before.getpeername_ns + after.getpeername_ns) / 2;
     runs.bareGetpeername?.push(bare);
     runs.bareGetsockopt?.push((before.getsockopt_ns + after.getsockopt_ns) / 2);
+    runs.bareThreaded?.push((before.threaded_getpeername_ns + after.threaded_getpeername_ns) / 2);
     getsockoptResult = after.getsockopt;
     runs.addon?.push(addonNs);
     runs.ratio?.push(addonNs / bare);

@@ -18,6 +18,10 @@ interface Figures {
   bareGetpeernameSpread: Spread;
   bareGetsockopt: number;
   bareGetsockoptSpread: Spread;
+  bareThreaded: number;
+  bareThreadedSpread: Spread;
+  addonRaw: number;
+  addonRawSpread: Spread;
   addon: number;
   addonSpread: Spread;
   ratio: number;
@@ -72,6 +76,12 @@ export function report(f: Figures, label: string): void {
   );
   console.log(`  bare getpeername (C)      ${ns(f.bareGetpeername, f.bareGetpeernameSpread).trim()}`);
   console.log(`  bare getsockopt (C)       ${ns(f.bareGetsockopt, f.bareGetsockoptSpread).trim()}`);
+  console.log(
+    `  getpeername, C, 2 threads ${ns(f.bareThreaded, f.bareThreadedSpread)} ${x(f.bareThreaded)} (a threaded process, as every Node one is)`,
+  );
+  console.log(
+    `  addon lookup, no decode   ${ns(f.addonRaw, f.addonRawSpread)} ${x(f.addonRaw)} (originalPeer's N-API call and syscalls alone)`,
+  );
   console.log(
     `  originalPeer addon        ${ns(f.addon, f.addonSpread)} ${f.ratio.toFixed(2)}x getpeername, median of per-round ratios [${f.ratioSpread.map((r) => r.toFixed(2)).join('-')}] (goal <= 1.3x)`,
   );

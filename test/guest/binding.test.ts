@@ -1,7 +1,7 @@
 // Runs inside a lab guest (test/vm/boot.sh): originalPeer() against toa.ko's getsockopt, through
 // the addon and through ffi-rs, on AF_INET, AF_INET6 and dual-stack listeners. The TUN peer plays
 // the load balancer; test/guest/binding-server.ts is the app and reports what each path answered.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,14 +20,8 @@ import {
   type Tun,
 } from '../../src/lab/index.js';
 import { encodeOptions, encodeToa, type FormatName } from '../../src/wire/index.js';
+import { CLIENT4, CLIENT6, ko, LB4, LB6, run, SERVER4, SERVER6 } from './lab.js';
 
-const ko = process.env.TOA_KO ?? '';
-const LB4 = '198.51.100.2';
-const LB6 = '2001:db8:1::2';
-const SERVER4 = '198.51.100.1';
-const SERVER6 = '2001:db8:1::1';
-const CLIENT4 = '192.0.2.99';
-const CLIENT6 = '2001:db8:9::63';
 const PORTS = { v4: 8180, v6: 8181, dual: 8182 };
 const EINVAL = 22;
 
@@ -49,8 +43,6 @@ interface Answer {
   after?: unknown;
 }
 
-const run = (cmd: string, ...args: string[]) =>
-  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 let tun: Tun;
 let ns: string;
 let app: ChildProcess;
@@ -246,7 +238,7 @@ test('toa.ko not loaded (ENOPROTOOPT): via peer, never an error; loaded again, s
 test('rmmod while getsockopt(TOA_SO_GET_PEER) runs in a loop: no BUG/WARNING/Oops, the lookup comes back', async () => {
   const logBefore = run('dmesg');
   const bin = '/tmp/toa-bind-syscall';
-  run('cc', '-O2', '-o', bin, join(process.cwd(), 'test/bench/syscall.c'));
+  run('cc', '-O2', '-pthread', '-o', bin, join(process.cwd(), 'test/bench/syscall.c'));
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const accepted = new Promise<net.Socket>((r) => server.once('connection', r));

@@ -1,7 +1,7 @@
 // Runs inside a lab guest (test/vm/boot.sh): toa.ko's generic netlink family "TOA" through the
 // src/netlink client, against real sockets. The TUN peer plays the load balancer, as in
 // toa.test.ts; lookups run in a child process inside the server's network namespace.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
@@ -22,17 +22,12 @@ import {
 import * as a from '../../src/netlink/attrs.js';
 import { cidrToText, openToa, type Toa, ToaError, uapi } from '../../src/netlink/index.js';
 import { encodeOptions, encodeToa } from '../../src/wire/index.js';
+import { CLIENT4, ko, LB4, run, SERVER4, unload } from './lab.js';
 
-const ko = process.env.TOA_KO ?? '';
-const LB4 = '198.51.100.2';
-const SERVER4 = '198.51.100.1';
-const CLIENT4 = '192.0.2.99';
 const PORT4 = 8080;
 const CHILD = ['node', '--import', 'tsx', 'test/guest/genl-child.ts'];
 const SWAPS = Number(process.env.GENL_SWAPS ?? 3000);
 
-const run = (cmd: string, ...args: string[]): string =>
-  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const runAsync = promisify(execFile);
 let tun: Tun;
 let ns: string;
@@ -41,14 +36,6 @@ let toa: Toa;
 let nextPort = 40000;
 let nextToaPort = 50000;
 let dmesgBefore = '';
-
-function unload(): void {
-  try {
-    run('rmmod', 'toa');
-  } catch {
-    // not loaded
-  }
-}
 
 /** One connection from the "load balancer", with a TOA naming CLIENT4 unless plain. */
 async function via(plain = false): Promise<{ seen: ServerEvent; c: Connection; toaPort: number }> {

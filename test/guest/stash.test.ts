@@ -1,9 +1,3 @@
-// Runs inside a lab guest (test/vm/boot.sh): toa.ko's SYN stash. The TUN peer plays a load
-// balancer that marks only SYNs; a Node server in another network namespace reports what
-// getpeername() said. The stash keeps a SYN's TOA until the handshake completes (SYN-RECV or a
-// SYN cookie), bounded by stash_max and stash_ttl_ms.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -20,25 +14,28 @@ import {
   type Tun,
 } from '../../src/lab/index.js';
 import { encodeOptions, encodeToa, type FormatName } from '../../src/wire/index.js';
+import {
+  CLIENT4,
+  CLIENT6,
+  getParam,
+  ko,
+  LB4,
+  LB6,
+  run,
+  SERVER4,
+  SERVER6,
+  setParam,
+  stats,
+  unload,
+} from './lab.js';
 
-const ko = process.env.TOA_KO ?? '';
-const LB4 = '198.51.100.2';
-const LB6 = '2001:db8:1::2';
-const SERVER4 = '198.51.100.1';
-const SERVER6 = '2001:db8:1::1';
-const CLIENT4 = '192.0.2.99';
-const CLIENT6 = '2001:db8:9::63';
 const OTHER4 = '192.0.2.200';
 const PORT4 = 8180; // 0.0.0.0, AF_INET
 const PORT6 = 8181; // ::, IPv6 only
 const DUAL = 8182; // ::, dual stack (Node's default)
 const MSS = Uint8Array.of(2, 4, 0x05, 0xb4); // 1460
 
-const run = (cmd: string, ...args: string[]): string =>
-  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const inNs = (...argv: string[]) => run(...(inNetns(ns, argv) as [string, ...string[]]));
-const setParam = (name: string, value: string) => writeFileSync(`/sys/module/toa/parameters/${name}`, value);
-const getParam = (name: string) => readFileSync(`/sys/module/toa/parameters/${name}`, 'utf8').trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let tun: Tun;
@@ -49,28 +46,6 @@ let logBefore = '';
 let lbPort = 30000;
 let toaPortNext = 52000;
 const toaPort = () => toaPortNext++;
-
-function unload(): void {
-  try {
-    run('rmmod', 'toa');
-  } catch {
-    // not loaded
-  }
-}
-
-/** A snapshot of /proc/net/toa_stats: counter name -> value (throws on an unknown name). */
-function stats(): (name: string) => number {
-  const values = new Map<string, number>();
-  for (const line of readFileSync('/proc/net/toa_stats', 'utf8').trim().split('\n')) {
-    const [name = '', value = ''] = line.split(' ');
-    values.set(name, Number(value));
-  }
-  return (name) => {
-    const v = values.get(name);
-    if (v === undefined) throw new Error(`no counter ${name} in /proc/net/toa_stats`);
-    return v;
-  };
-}
 
 /** TcpExt counters of the server's namespace (SyncookiesSent, ...). */
 function tcpExt(): Map<string, number> {

@@ -1,10 +1,9 @@
 // Runs inside a lab guest (test/vm/boot.sh): toa.ko against real kernel sockets. The TUN peer
 // plays the load balancer (source = its own address, TOA = the client); Node servers in another
 // network namespace play the apps and report what getpeername()/accept() said.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -29,56 +28,33 @@ import {
   parseToa,
   type ToaInput,
 } from '../../src/wire/index.js';
+import {
+  CLIENT4,
+  CLIENT6,
+  ko,
+  LB4,
+  LB6,
+  lines,
+  load,
+  run,
+  SERVER4,
+  SERVER6,
+  setParam,
+  stats,
+  unload,
+} from './lab.js';
 
-const ko = process.env.TOA_KO ?? '';
-const LB4 = '198.51.100.2';
-const LB6 = '2001:db8:1::2';
 const FAR4 = '203.0.113.7'; // routed to the TUN: an untrusted "load balancer"
-const SERVER4 = '198.51.100.1';
-const SERVER6 = '2001:db8:1::1';
-const CLIENT4 = '192.0.2.99';
-const CLIENT6 = '2001:db8:9::63';
 const PORT4 = 8080; // 0.0.0.0, AF_INET
 const PORT6 = 8081; // ::, IPv6 only
 const DUAL = 8082; // ::, dual stack (Node's default)
 const PY_PORT = 8090;
 
-const run = (cmd: string, ...args: string[]): string =>
-  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 let tun: Tun;
 let ns: string;
 let server: Server;
 let logBefore = '';
 let nextPort = 40000;
-
-function load(...params: string[]): void {
-  unload();
-  run('insmod', ko, ...params);
-}
-
-const setParam = (name: string, value: string) => writeFileSync(`/sys/module/toa/parameters/${name}`, value);
-
-function unload(): void {
-  try {
-    run('rmmod', 'toa');
-  } catch {
-    // not loaded
-  }
-}
-
-/** A snapshot of /proc/net/toa_stats: counter name -> value (throws on an unknown name). */
-function stats(): (name: string) => number {
-  const values = new Map<string, number>();
-  for (const line of readFileSync('/proc/net/toa_stats', 'utf8').trim().split('\n')) {
-    const [name = '', value = ''] = line.split(' ');
-    values.set(name, Number(value));
-  }
-  return (name) => {
-    const v = values.get(name);
-    if (v === undefined) throw new Error(`no counter ${name} in /proc/net/toa_stats`);
-    return v;
-  };
-}
 
 const block = (input: ToaInput) => encodeOptions([encodeToa(input)]);
 const ALL = 0x7ff;
@@ -419,26 +395,6 @@ print(json.dumps(out), flush=True)
 c.close()
 `;
 
-function lines(child: ChildProcess): () => Promise<string> {
-  const queue: string[] = [];
-  const waiting: ((l: string) => void)[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
-    const w = waiting.shift();
-    if (w) w(l);
-    else queue.push(l);
-  });
-  return () =>
-    new Promise((resolve, reject) => {
-      const l = queue.shift();
-      if (l !== undefined) return resolve(l);
-      const timer = setTimeout(() => reject(new Error('python test server said nothing in 20 s')), 20000);
-      waiting.push((x) => {
-        clearTimeout(timer);
-        resolve(x);
-      });
-    });
-}
-
 type PyAccept = {
   accept: [string, number];
   peer: [string, number];
@@ -457,7 +413,7 @@ async function pyAccept(
   const argv = ['python3', '-c', PY, fam, host, String(port), ...(addrform ? ['addrform'] : [])];
   const [cmd = 'ip', ...args] = inNetns(ns, argv);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const next = lines(child);
+  const next = lines(child, 'the test server', 20000);
   try {
     assert.is(await next(), 'ready');
     const c = await connect({
@@ -548,7 +504,7 @@ test('concurrency: 64 TOA sockets, 4 threads x 20000 getpeername: 0 wrong, 0 pro
   const n = 64;
   const [cmd = 'ip', ...args] = inNetns(ns, [bin, '4', String(port), String(n), '4', '20000']);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const next = lines(child);
+  const next = lines(child, 'the peers program', 20000);
   try {
     assert.is(await next(), 'ready');
     const want: string[] = [];

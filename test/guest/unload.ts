@@ -3,10 +3,9 @@
 // item 10). Not in the default guest set: it takes minutes and reloads the module 50 times.
 //   TOA_UNLOAD_MODULE  toa (default) | baseline: the same probes, empty (test/vm/baseline/)
 //   TOA_UNLOAD_CYCLES  default 50          TOA_UNLOAD_SEED  default random (printed)
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,6 +31,7 @@ import {
   slabSnapshot,
   tcpSocketsAllocated,
 } from './kstate.js';
+import { lines } from './lab.js';
 
 const exec = promisify(execFile);
 
@@ -169,7 +169,7 @@ async function startHammer(): Promise<Hammer> {
   const args = [String(HAMMER), String(HAMMER_THREADS), String(HAMMER_OPEN), LB4, LB6, CLIENT4, CLIENT6];
   const [cmd, argv] = netns([bin, ...args]);
   const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const next = lines(child);
+  const next = lines(child, 'hammer', 30000);
   assert.is(await next(), 'ready');
   const exited = new Promise<void>((r) => child.on('close', () => r()));
   return {
@@ -186,26 +186,6 @@ async function startHammer(): Promise<Hammer> {
       clearTimeout(timer);
     },
   };
-}
-
-function lines(child: ChildProcess): () => Promise<string> {
-  const queue: string[] = [];
-  const waiting: ((l: string) => void)[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
-    const w = waiting.shift();
-    if (w) w(l);
-    else queue.push(l);
-  });
-  return () =>
-    new Promise((resolve, reject) => {
-      const l = queue.shift();
-      if (l !== undefined) return resolve(l);
-      const timer = setTimeout(() => reject(new Error('hammer said nothing in 30 s')), 30000);
-      waiting.push((x) => {
-        clearTimeout(timer);
-        resolve(x);
-      });
-    });
 }
 
 /** The Node server's connections by remote port, as they come. */

@@ -7,6 +7,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 dir=$CACHE/trixie-root
+# Kernels that need it may be prepared side by side (and the image build starts from it): one
+# debootstrap at a time, the others wait and find it complete.
+mkdir -p "$CACHE"
+exec 8>"$CACHE/.trixie-root.lock"
+flock 8
 if [[ -e $dir/.complete ]]; then
   echo "$dir"
   exit 0

@@ -21,8 +21,9 @@ build: deps
 	$(MAKE) -C test/c BUILD=$(BUILD)/c
 
 # The agent's container image, engine-free (image/build.sh): $(BUILD)/image/toa-agent.oci.tar and
-# the rootfs the lab's pod test runs. The base rootfs is cached in $(CACHE)/image.
-image: build
+# the rootfs the lab's pod test runs, with a prebuilt toa.ko for each lab kernel. The base rootfs is
+# cached in $(CACHE)/image.
+image: build prebuilt
 	image/build.sh
 
 lint: deps

@@ -18,17 +18,14 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { configCompiler } from '../../src/agent/headers.js';
-import { connect, ip, moveLink, openTun } from '../../src/lab/index.js';
-import { enterNetns } from '../../src/module/netns-thread.js';
-import { encodeOptions, encodeToa } from '../../src/wire/index.js';
 import { type AgentRun, prebuiltDir, spawnAgent, waitReady } from '../bench/agent.js';
 import { configMapVolume } from '../configmap.js';
+import { CLIENT, connectionSeen, LB, metric } from './tun-peer.js';
 
 const ko = process.env.TOA_KO ?? '';
 const modroot = process.env.TOA_MODROOT ?? '';
@@ -36,9 +33,6 @@ const tmp = mkdtempSync('/tmp/toa-agent-');
 const loaded = () => existsSync('/sys/module/toa');
 const version = () => readFileSync('/sys/module/toa/version', 'utf8').trim();
 const param = (name: string) => readFileSync(`/sys/module/toa/parameters/${name}`, 'utf8').trim();
-const LB = '198.51.100.7';
-const SERVER = '198.51.100.9';
-const CLIENT = '203.0.113.50';
 const BUILD_SERIES = '6.1';
 
 test.before(() => {
@@ -58,41 +52,6 @@ async function stop(a: AgentRun, sig: NodeJS.Signals = 'SIGTERM'): Promise<numbe
   a.cleanup();
   return code;
 }
-
-/** A TUN peer in the agent's namespace playing the LB, and a listener there: what the server sees. */
-async function connectionSeen(ns: string, port: number): Promise<string> {
-  const tun = openTun('toaagt%d');
-  let server: Server | undefined;
-  try {
-    await moveLink(tun.name, ns, { addresses: [`${SERVER}/32`] });
-    await ip('-n', ns, 'route', 'add', `${LB}/32`, 'dev', tun.name);
-    server = createServer();
-    const leave = enterNetns(ns);
-    try {
-      await new Promise<void>((resolve) => server?.listen({ host: SERVER, port: 8080 }, resolve));
-    } finally {
-      leave();
-    }
-    const accepted = new Promise<Socket>((resolve) => server?.once('connection', resolve));
-    const c = await connect({
-      tun,
-      src: { address: LB, port },
-      dst: { address: SERVER, port: 8080 },
-      ackOptions: encodeOptions([encodeToa({ format: '254/8', address: CLIENT, port: 4321 })]),
-    });
-    const sock = await accepted;
-    const seen = `${sock.remoteAddress}:${sock.remotePort}`;
-    sock.destroy();
-    c.abort();
-    return seen;
-  } finally {
-    server?.close();
-    await tun.close();
-  }
-}
-
-const metric = (text: string, name: string) =>
-  Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
 
 test('prebuilt → ready (timed), client seen, trust list changed live, counters move, SIGTERM leaves toa.ko', async () => {
   const cm = configMapVolume(join(tmp, 'cm'), `{"trust": ["${LB}/32"]}`);

@@ -1,16 +1,33 @@
 // Runs inside a lab guest (test/vm/boot.sh): the agent image's rootfs (make image) started as the
-// DaemonSet's pod by the lab's runner, with a probe in place of `toa agent`: the image's Node and
-// `toa` on its PATH, a read-only root, the manifest's mounts (read-only where it says, tmpfs of
-// its sizes, the ConfigMap's ..data layout), exactly SYS_MODULE and NET_ADMIN, a fresh network
-// namespace and PID 1. TOA_IMAGE names the image directory ($BUILD/image; test/run.ts sets it).
-import { readFileSync, readlinkSync } from 'node:fs';
+// DaemonSet's pod by the lab's runner. First with a probe in place of `toa agent`: the image's
+// Node and `toa` on its PATH, a read-only root, the manifest's mounts (read-only where it says,
+// tmpfs of its sizes, the ConfigMap's ..data layout), exactly SYS_MODULE and NET_ADMIN, a fresh
+// network namespace and PID 1. Then the manifest's own command: `toa agent` loads the image's
+// prebuilt toa.ko for this kernel, becomes ready, a TUN peer in the pod's namespace shows the
+// client, a ConfigMap update changes the trust list live, and the kubelet's stop leaves toa.ko
+// loaded. TOA_IMAGE names the image directory ($BUILD/image; test/run.ts sets it).
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { agentArgs } from '../../src/k8s/daemonset.js';
 import { type ManifestOptions, parseAgentConfig } from '../../src/k8s/index.js';
-import { inRoot, type PodOptions, podPlan, runPod, stopPod } from '../../src/lab/pod.js';
+import {
+  inRoot,
+  type PodOptions,
+  podPid,
+  podPlan,
+  runPod,
+  stopPod,
+  writeConfigMap,
+} from '../../src/lab/pod.js';
 import { type Probe, probePod } from '../../src/lab/pod-probe.js';
+import { CLIENT, connectionSeen, LB, metric } from './tun-peer.js';
+
+const exec = promisify(execFile);
 
 const image = process.env.TOA_IMAGE ?? '';
 const MANIFEST: ManifestOptions = {
@@ -146,6 +163,87 @@ test('a stop kills a PID 1 that ignores SIGTERM once the grace period is over', 
   const started = Date.now();
   assert.is(await stopPod(pod, 2), 'SIGKILL');
   assert.ok(Date.now() - started >= 2000);
+});
+
+/** GET on the pod's metrics port from inside its network namespace: [status, body] ([0, ''] if none). */
+async function podGet(ns: string, path: string): Promise<[number, string]> {
+  try {
+    const r = await exec('ip', [
+      'netns',
+      'exec',
+      ns,
+      'curl',
+      '-s',
+      '-m',
+      '5',
+      '-w',
+      '\n%{http_code}',
+      `http://127.0.0.1:${MANIFEST.metricsPort}${path}`,
+    ]);
+    const lines = r.stdout.split('\n');
+    return [Number(lines.pop()), lines.join('\n').replace(/\n$/, '')];
+  } catch {
+    return [0, ''];
+  }
+}
+
+test("the manifest's command: toa agent loads the image's prebuilt toa.ko, is ready, shows the client, applies a ConfigMap update; a stop leaves toa.ko", async () => {
+  if (existsSync('/sys/module/toa')) execFileSync('rmmod', ['toa']);
+  const work = mkdtempSync('/tmp/toa-pod-agent-');
+  const started = performance.now();
+  const pod = runPod({ ...POD, workDir: work });
+  let log = '';
+  for (const s of [pod.stdout, pod.stderr])
+    s?.on('data', (c: Buffer) => {
+      log += c.toString();
+    });
+  const waitLog = async (text: string) => {
+    for (let i = 0; i < 1200 && !log.includes(text) && pod.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(log.includes(text), `the agent never logged "${text}":\n${log}`);
+  };
+  // The pod's network namespace by name, for ip netns exec and the TUN peer.
+  const ns = `toapod-${process.pid}`;
+  let stopped = false;
+  try {
+    await waitLog('toa agent on node lab-node');
+    execFileSync('ip', ['netns', 'attach', ns, String(podPid(pod))]);
+    let ready: [number, string] = [0, ''];
+    for (let i = 0; i < 1800 && ready[0] !== 200 && pod.exitCode === null; i++) {
+      ready = await podGet(ns, '/readyz');
+      if (ready[0] !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ready, [200, 'ready'], log);
+    console.log(
+      `pod: toa agent start→ready ${(performance.now() - started).toFixed(0)} ms (kernel ${release()}, the image's prebuilt toa.ko)`,
+    );
+    const ko = `/opt/toa/prebuilt/${release()}/toa.ko`;
+    assert.match(log, `module: prebuilt ${ko} (version `);
+    assert.match(log, `module: loaded ${ko}`);
+    assert.match(log, 'ready: toa.ko loaded, configured and verified');
+    let [, m] = await podGet(ns, '/metrics');
+    assert.is(metric(m, 'toa_module_source{source="prebuilt",node="lab-node"}'), 1, m);
+    assert.is(metric(m, 'toa_verify_ok{node="lab-node"}'), 1, m);
+    const rewritten = metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}');
+
+    assert.is(await connectionSeen(ns, 42001), `${CLIENT}:4321`);
+    // The ConfigMap changes as the kubelet changes it (a new ..data); the LB is no longer trusted.
+    writeConfigMap(join(work, 'volumes', 'config'), { 'config.json': '{"trust": ["203.0.113.0/24"]}\n' });
+    await waitLog('config: applied trust 203.0.113.0/24');
+    assert.is(await connectionSeen(ns, 42002), `${LB}:42002`);
+    [, m] = await podGet(ns, '/metrics');
+    assert.is(metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}'), rewritten + 1, m);
+    assert.ok(metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}') >= 1, m);
+
+    stopped = true;
+    assert.is(await stopPod(pod, podPlan(POD).graceSeconds), 0, log);
+    assert.match(log, 'module: toa.ko stays loaded (connections keep their client)');
+    assert.ok(existsSync('/sys/module/toa'), "the pod's stop unloaded toa.ko");
+  } finally {
+    if (!stopped) await stopPod(pod, 5);
+    spawnSync('ip', ['netns', 'delete', ns]);
+    if (existsSync('/sys/module/toa')) spawnSync('rmmod', ['toa']);
+  }
 });
 
 test.run();

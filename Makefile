@@ -46,7 +46,7 @@ lab: build image
 	npx tsx test/run.ts --kernels "$(KERNELS)" --lab-only
 
 bench: build
-	for k in $(KERNELS); do test/vm/boot.sh $$k sh -c 'node --import tsx test/bench/getpeername.ts && node --import tsx test/bench/accepts.ts' || exit 1; done
+	for k in $(KERNELS); do test/vm/boot.sh $$k sh -c 'node --import tsx test/bench/getpeername.ts && node --import tsx test/bench/accepts.ts && node --import tsx test/bench/agent.ts' || exit 1; done
 	npx tsx test/bench/inspect.ts
 	npx tsx test/bench/binding.ts
 	for k in $(KERNELS); do test/vm/boot.sh $$k env BENCH_ITERS=50000 node --import tsx test/bench/binding.ts --guest || exit 1; done

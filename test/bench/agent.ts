@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
+// Issue 7's goals for a prebuilt module under TCG.
+const GOAL_MS = 5000;
+const GOAL_MB = 80;
 let count = 0;
 
 export interface AgentRun {
@@ -135,8 +138,9 @@ async function main() {
   ]);
   try {
     const ms = await waitReady(a);
+    const rss = a.rssMb();
     process.stdout.write(
-      `agent: start→ready ${ms.toFixed(0)} ms, RSS ${a.rssMb().toFixed(1)} MB (kernel ${release()}, prebuilt)\n`,
+      `agent: start→ready ${ms.toFixed(0)} ms (${(ms / GOAL_MS).toFixed(2)}x the ${GOAL_MS} ms goal), RSS ${rss.toFixed(1)} MB (${(rss / GOAL_MB).toFixed(2)}x the ${GOAL_MB} MB goal) (kernel ${release()}, prebuilt)\n`,
     );
     // Where the time went: the agent's own timestamped log.
     process.stdout.write(

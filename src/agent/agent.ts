@@ -65,6 +65,9 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let reason: string | null = 'starting';
   let installed = false;
   let stopping = false;
+  // Stops a running build when the agent stops (make and its compilers get SIGTERM).
+  const stopBuild = new AbortController();
+  let obtaining: Promise<unknown> = Promise.resolve();
   const metrics = createMetrics(o.node, async (): Promise<Stat[] | null> => {
     if (!loadedModule()) return null;
     try {
@@ -164,7 +167,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     if (stopping) return;
     log(`config: ${describe(config)}`);
     setReason('choosing a module', false);
-    const got = await obtainModule({
+    const obtained = obtainModule({
       kernel,
       prebuiltDir: o.prebuiltDir,
       build: o.hostUsrLib !== null,
@@ -173,10 +176,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       stateDir: o.stateDir,
       ...(o.kmodSrc !== undefined && { kmodSrc: o.kmodSrc }),
       log,
+      signal: stopBuild.signal,
     });
+    obtaining = obtained;
+    const got = await obtained;
+    if (stopping) return;
     metrics.setSource(got.source);
     if (got.source === 'failed') return setReason(`no usable toa.ko: ${got.reason}`);
-    if (stopping) return;
     setReason('loading toa.ko', false);
     try {
       const c = current ?? config;
@@ -215,8 +221,10 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     async stop(why) {
       stopping = true;
       log(`stopping (${why})`);
+      stopBuild.abort();
       watcher?.close();
       watcher = undefined;
+      await obtaining;
       await verifying.catch(() => {});
       await chain;
       if (o.unloadOnExit && loadedModule()) {

@@ -24,6 +24,8 @@ export interface ObtainOptions {
   /** The module's sources to build; default kmod/ in the package. */
   kmodSrc?: string;
   log: Log;
+  /** Aborted when the agent stops: a running build is stopped. */
+  signal?: AbortSignal;
 }
 
 export async function obtainModule(o: ObtainOptions): Promise<Obtained> {
@@ -55,6 +57,7 @@ export async function obtainModule(o: ObtainOptions): Promise<Obtained> {
       out: join(o.stateDir, 'build', release),
       ...(o.kmodSrc !== undefined && { src: o.kmodSrc }),
       onProgress: (line) => o.log(`build: ${line}`),
+      ...(o.signal && { signal: o.signal }),
     });
     const built = inspectKo(r.ko, o.kernel);
     if (!built.ok) return { source: 'failed', reason: `the built module is unusable: ${built.reason}` };

@@ -19,6 +19,8 @@ export interface BuildOptions {
   osRelease?: string;
   /** The module's sources; default kmod/ in the package. */
   src?: string;
+  /** Aborting stops the build: make gets SIGTERM and the promise rejects. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -79,7 +81,7 @@ export async function buildModule(o: BuildOptions = {}): Promise<BuildResult> {
     );
   }
   progress(`building toa.ko for ${kernel} in ${out} (headers ${headers})`);
-  await runMake(out, headers, progress);
+  await runMake(out, headers, progress, o.signal);
   const ko = join(out, 'toa.ko');
   const vermagic = readModInfo(ko).get('vermagic') ?? '';
   if (!vermagic.startsWith(`${kernel} `))
@@ -89,9 +91,15 @@ export async function buildModule(o: BuildOptions = {}): Promise<BuildResult> {
   return { ko, kernel, headers, vermagic };
 }
 
-function runMake(dir: string, headers: string, progress: (line: string) => void): Promise<void> {
+function runMake(
+  dir: string,
+  headers: string,
+  progress: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const args = ['-C', dir, `-j${Math.max(1, cpus().length)}`, `KDIR=${headers}`, 'modules'];
-  const child = spawn('make', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // make passes SIGTERM on to the compilers it runs and removes its half-written targets.
+  const child = spawn('make', args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal && { signal }) });
   const tail: string[] = [];
   const onLine = (line: string) => {
     tail.push(line);
@@ -102,9 +110,12 @@ function runMake(dir: string, headers: string, progress: (line: string) => void)
   createInterface({ input: child.stdout }).on('line', onLine);
   createInterface({ input: child.stderr }).on('line', onLine);
   return new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(new Error(`make: ${e.message}`)));
+    child.on('error', (e) => {
+      if (e.name !== 'AbortError') reject(new Error(`make: ${e.message}`));
+    });
     child.on('close', (code) => {
       if (code === 0) return resolve();
+      if (signal?.aborted) return reject(new Error('make stopped: the build was cancelled'));
       const why = tail.find((l) => /error:/.test(l)) ?? tail.at(-1) ?? '';
       reject(new Error(`make failed (exit ${code}): ${why.trim()}`));
     });

@@ -265,4 +265,34 @@ test('obtain: --prebuilt-only without a fitting module fails with the reason; wi
   );
 });
 
+test('obtain: aborting (the agent stopping) stops a running build: make is signalled, the reason says so', async () => {
+  const { kernel } = lab61();
+  const n = fakeNode('6.1');
+  const stop = new AbortController();
+  let abortedAt = 0;
+  const got = await obtainModule({
+    kernel,
+    prebuiltDir: join(tmp, 'empty'),
+    build: true,
+    libModules: n.libModules,
+    hostUsrLib: n.usrLib,
+    stateDir: join(n.dir, 'state'),
+    signal: stop.signal,
+    // The first compiler line: make and gcc are running.
+    log: (l) => {
+      if (!abortedAt && l.startsWith('build: ')) {
+        abortedAt = Date.now();
+        stop.abort();
+      }
+    },
+  });
+  assert.ok(abortedAt, 'the build never started');
+  assert.equal(got, {
+    source: 'failed',
+    reason: `building toa.ko for ${kernel.release} failed: make stopped: the build was cancelled`,
+  });
+  assert.ok(Date.now() - abortedAt < 5000, `the build went on for ${Date.now() - abortedAt} ms`);
+  assert.not.ok(existsSync(join(n.dir, 'state/build', kernel.release, 'toa.ko')));
+});
+
 test.run();

@@ -127,6 +127,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         current = c;
         metrics.configApplied();
         log(`config: applied ${describe(c)}`);
+        verifyUntilOk().catch((err: Error) => setReason(`agent error: ${err.message}`));
       },
       (err: Error) => {
         metrics.configRejected();
@@ -162,6 +163,49 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       }
     });
 
+  // The self-test until it passes, retried every verifyRetryMs; run again when the config changed
+  // while it ran. A ready agent stays ready while it re-tests, and not ready if that fails.
+  let verifyLoop: Promise<void> | undefined;
+  let everReady = false;
+  let rerun = false;
+  const verifyUntilOk = (): Promise<void> => {
+    if (verifyLoop) {
+      rerun = true;
+      return verifyLoop;
+    }
+    const loop = async () => {
+      do {
+        rerun = false;
+        for (;;) {
+          if (stopping) return;
+          if (reason !== null) setReason('self-test running', false);
+          const run = selfTest(current as AgentConfig);
+          verifying = run;
+          const r = await run;
+          metrics.setVerify(r.ok, new Date());
+          if (r.ok) {
+            setReason(null);
+            log(
+              everReady
+                ? 'ready: verified again after the config change'
+                : 'ready: toa.ko loaded, configured and verified',
+            );
+            everReady = true;
+            readyNow();
+            break;
+          }
+          const failed = r.steps.find((s) => !s.ok);
+          setReason(`self-test failed: ${failed?.step}: ${failed?.detail}`);
+          await new Promise((r) => setTimeout(r, o.verifyRetryMs ?? 10000));
+        }
+      } while (rerun);
+    };
+    verifyLoop = loop().finally(() => {
+      verifyLoop = undefined;
+    });
+    return verifyLoop;
+  };
+
   const main = async () => {
     const config = await haveConfig;
     if (stopping) return;
@@ -194,23 +238,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     } catch (e) {
       return setReason(`loading or configuring toa.ko failed: ${(e as Error).message}`);
     }
-    for (;;) {
-      if (stopping) return;
-      setReason('self-test running', false);
-      const run = selfTest(current ?? config);
-      verifying = run;
-      const r = await run;
-      metrics.setVerify(r.ok, new Date());
-      if (r.ok) {
-        setReason(null);
-        log('ready: toa.ko loaded, configured and verified');
-        readyNow();
-        return;
-      }
-      const failed = r.steps.find((s) => !s.ok);
-      setReason(`self-test failed: ${failed?.step}: ${failed?.detail}`);
-      await new Promise((r) => setTimeout(r, o.verifyRetryMs ?? 10000));
-    }
+    await verifyUntilOk();
   };
   main().catch((e: Error) => setReason(`agent error: ${e.message}`));
 

@@ -21,7 +21,8 @@ export interface AgentRun {
   log(): string;
   /** An HTTP GET from inside the agent's namespace: [status, body]. */
   get(path: string): Promise<[number, string]>;
-  waitLog(text: string, timeoutMs?: number): Promise<void>;
+  /** Waits until the log holds `text` (`count` times, default once). */
+  waitLog(text: string, count?: number, timeoutMs?: number): Promise<void>;
   exit: Promise<number | null>;
   /** VmRSS in MB */
   rssMb(): number;
@@ -81,10 +82,11 @@ export function spawnAgent(args: string[], o: { ns?: string; port?: number; node
         return [0, ''];
       }
     },
-    async waitLog(text, timeoutMs = 120000) {
+    async waitLog(text, count = 1, timeoutMs = 120000) {
       const end = Date.now() + timeoutMs;
-      while (!err.includes(text) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-      if (!err.includes(text)) throw new Error(`the agent never logged "${text}":\n${err}`);
+      const seen = () => err.split(text).length - 1 >= count;
+      while (!seen() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (!seen()) throw new Error(`the agent never logged "${text}" (${count} times):\n${err}`);
     },
     rssMb() {
       const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];

@@ -88,22 +88,37 @@ test('prebuilt → ready (timed), client seen, trust list changed live, counters
     const rewritten = metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}');
     assert.ok(rewritten >= 1, m);
 
+    const rewrittenNow = async () => {
+      const [, text] = await a.get('/metrics');
+      return metric(text, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}');
+    };
     assert.is(await connectionSeen(a.ns, 41001), `${CLIENT}:4321`);
-    // A trust list without the LB: its TOA is ignored, the server sees the LB.
+    assert.is(await rewrittenNow(), rewritten + 1);
+    // A trust list without the LB: its TOA is ignored, the server sees the LB. Each change is
+    // verified again (the self-test trusts its own LB meanwhile), and the agent stays ready.
+    const VERIFIED = 'ready: verified again after the config change';
+    const verifiedAt = metric(m, 'toa_verify_timestamp_seconds{node="lab-node"}');
     cm.swap('{"trust": ["203.0.113.0/24"], "formats": ["254/8", "254/20"]}');
     await a.waitLog('config: applied trust 203.0.113.0/24, formats 254/8,254/20');
+    await a.waitLog(VERIFIED);
     assert.is(param('trust'), '203.0.113.0/24');
+    let r = await rewrittenNow();
     assert.is(await connectionSeen(a.ns, 41002), `${LB}:41002`);
+    assert.is(await rewrittenNow(), r);
     // A bad change is refused; the list stays.
     cm.swap('{"trust": ["198.51.100.300/32"]}');
     await a.waitLog('config: refused, the previous stays (trust 203.0.113.0/24');
     assert.is(param('trust'), '203.0.113.0/24');
     cm.swap(`{"trust": ["203.0.113.0/24", "${LB}/32"]}`);
     await a.waitLog(`config: applied trust 203.0.113.0/24,${LB}/32`);
+    await a.waitLog(VERIFIED, 2);
+    r = await rewrittenNow();
     assert.is(await connectionSeen(a.ns, 41003), `${CLIENT}:4321`);
+    assert.is(await rewrittenNow(), r + 1);
+    assert.equal(await a.get('/readyz'), [200, 'ready']);
     [, m] = await a.get('/metrics');
-    assert.is(metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}'), rewritten + 2, m);
     assert.ok(metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}') >= 1, m);
+    assert.ok(metric(m, 'toa_verify_timestamp_seconds{node="lab-node"}') > verifiedAt, m);
     assert.is(metric(m, 'toa_config_generation{node="lab-node"}'), 3);
     assert.is(metric(m, 'toa_config_errors_total{node="lab-node"}'), 1);
   } finally {

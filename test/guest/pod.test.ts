@@ -224,16 +224,20 @@ test("the manifest's command: toa agent loads the image's prebuilt toa.ko, is re
     let [, m] = await podGet(ns, '/metrics');
     assert.is(metric(m, 'toa_module_source{source="prebuilt",node="lab-node"}'), 1, m);
     assert.is(metric(m, 'toa_verify_ok{node="lab-node"}'), 1, m);
-    const rewritten = metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}');
 
     assert.is(await connectionSeen(ns, 42001), `${CLIENT}:4321`);
     // The ConfigMap changes as the kubelet changes it (a new ..data); the LB is no longer trusted.
     writeConfigMap(join(work, 'volumes', 'config'), { 'config.json': '{"trust": ["203.0.113.0/24"]}\n' });
     await waitLog('config: applied trust 203.0.113.0/24');
+    // Verified again with the new list (its self-test counts rewrites too), then the connection.
+    await waitLog('ready: verified again after the config change');
+    [, m] = await podGet(ns, '/metrics');
+    const rewritten = metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}');
+    const untrusted = metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}');
     assert.is(await connectionSeen(ns, 42002), `${LB}:42002`);
     [, m] = await podGet(ns, '/metrics');
-    assert.is(metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}'), rewritten + 1, m);
-    assert.ok(metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}') >= 1, m);
+    assert.is(metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}'), rewritten, m);
+    assert.is(metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}'), untrusted + 1, m);
 
     stopped = true;
     assert.is(await stopPod(pod, podPlan(POD).graceSeconds), 0, log);

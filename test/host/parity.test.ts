@@ -22,7 +22,8 @@ import {
 } from '../../src/wire/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const harness = join(root, 'build/c/vectors');
+// make builds the harness under $BUILD/c (default build/ in the repository).
+const harness = join(process.env.BUILD ?? join(root, 'build'), 'c/vectors');
 const vectorDir = join(root, 'test/vectors');
 const ALL_MASK = (1 << FORMATS.length) - 1;
 
@@ -30,11 +31,11 @@ const ALL_MASK = (1 << FORMATS.length) - 1;
 function runC(lines: readonly string[]): string[] {
   const r = spawnSync(harness, { input: lines.map((l) => `${l}\n`).join(''), encoding: 'utf8' });
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`build/c/vectors exited ${r.status}: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${harness} exited ${r.status}: ${r.stderr}`);
   const out = r.stdout.split('\n');
-  if (out.pop() !== '') throw new Error('build/c/vectors: last line has no newline');
+  if (out.pop() !== '') throw new Error(`${harness}: last line has no newline`);
   if (out.length !== lines.length) {
-    throw new Error(`build/c/vectors answered ${out.length} lines for ${lines.length}`);
+    throw new Error(`${harness} answered ${out.length} lines for ${lines.length}`);
   }
   return out;
 }

@@ -30,6 +30,28 @@ export interface AgentRun {
   cleanup(): void;
 }
 
+/** An HTTP GET on 127.0.0.1:PORT from inside network namespace NS: [status, body] ([0, ''] if none). */
+export async function getIn(ns: string, port: number, path: string): Promise<[number, string]> {
+  try {
+    const r = await exec('ip', [
+      'netns',
+      'exec',
+      ns,
+      'curl',
+      '-s',
+      '-m',
+      '5',
+      '-w',
+      '\n%{http_code}',
+      `http://127.0.0.1:${port}${path}`,
+    ]);
+    const lines = r.stdout.split('\n');
+    return [Number(lines.pop()), lines.join('\n').replace(/\n$/, '')];
+  } catch {
+    return [0, ''];
+  }
+}
+
 /** A named namespace (so that tests can put a TUN peer into it too), loopback up. */
 export function podNetns(): string {
   const ns = `toaagent-${process.pid}-${++count}`;
@@ -62,26 +84,7 @@ export function spawnAgent(args: string[], o: { ns?: string; port?: number; node
     startedAt,
     exit,
     log: () => err,
-    async get(path) {
-      try {
-        const r = await exec('ip', [
-          'netns',
-          'exec',
-          ns,
-          'curl',
-          '-s',
-          '-m',
-          '5',
-          '-w',
-          '\n%{http_code}',
-          `http://127.0.0.1:${port}${path}`,
-        ]);
-        const lines = r.stdout.split('\n');
-        return [Number(lines.pop()), lines.join('\n').replace(/\n$/, '')];
-      } catch {
-        return [0, ''];
-      }
-    },
+    get: (path) => getIn(ns, port, path),
     async waitLog(text, count = 1, timeoutMs = 120000) {
       const end = Date.now() + timeoutMs;
       const seen = () => err.split(text).length - 1 >= count;

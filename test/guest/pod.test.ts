@@ -6,11 +6,10 @@
 // prebuilt toa.ko for this kernel, becomes ready, a TUN peer in the pod's namespace shows the
 // client, a ConfigMap update changes the trust list live, and the kubelet's stop leaves toa.ko
 // loaded. TOA_IMAGE names the image directory ($BUILD/image; test/run.ts sets it).
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { agentArgs } from '../../src/k8s/daemonset.js';
@@ -25,9 +24,8 @@ import {
   writeConfigMap,
 } from '../../src/lab/pod.js';
 import { type Probe, probePod } from '../../src/lab/pod-probe.js';
+import { getIn } from '../bench/agent.js';
 import { CLIENT, connectionSeen, LB, metric } from './tun-peer.js';
-
-const exec = promisify(execFile);
 
 const image = process.env.TOA_IMAGE ?? '';
 const MANIFEST: ManifestOptions = {
@@ -165,27 +163,7 @@ test('a stop kills a PID 1 that ignores SIGTERM once the grace period is over', 
   assert.ok(Date.now() - started >= 2000);
 });
 
-/** GET on the pod's metrics port from inside its network namespace: [status, body] ([0, ''] if none). */
-async function podGet(ns: string, path: string): Promise<[number, string]> {
-  try {
-    const r = await exec('ip', [
-      'netns',
-      'exec',
-      ns,
-      'curl',
-      '-s',
-      '-m',
-      '5',
-      '-w',
-      '\n%{http_code}',
-      `http://127.0.0.1:${MANIFEST.metricsPort}${path}`,
-    ]);
-    const lines = r.stdout.split('\n');
-    return [Number(lines.pop()), lines.join('\n').replace(/\n$/, '')];
-  } catch {
-    return [0, ''];
-  }
-}
+const podGet = (ns: string, path: string) => getIn(ns, MANIFEST.metricsPort, path);
 
 test("the manifest's command: toa agent loads the image's prebuilt toa.ko, is ready, shows the client, applies a ConfigMap update; a stop leaves toa.ko", async () => {
   if (existsSync('/sys/module/toa')) execFileSync('rmmod', ['toa']);

@@ -2,38 +2,23 @@
 // a fresh network namespace of its own — against the real kernel. Prebuilt path to ready (start
 // → ready ms and RSS printed), a TUN-peer connection showing the client, the trust list changed
 // live through the ConfigMap's ..data swap (blocks, then allows), /metrics counters moving,
-// SIGTERM leaving toa.ko loaded, a restart keeping it and --unload-on-exit removing it, the build
-// path from the guest's own headers (a copy of kmod/ with a bumped version, loaded as an upgrade
-// with its gap logged) where the headers' compiler exists here, its precise reason where not,
-// and the no-headers path.
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+// SIGTERM leaving toa.ko loaded, a restart keeping it and --unload-on-exit removing it. The build
+// and no-headers paths run in the image's pod (pod.test.ts), where the image's compilers are.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { configCompiler } from '../../src/agent/headers.js';
 import { type AgentRun, prebuiltDir, spawnAgent, waitReady } from '../bench/agent.js';
 import { configMapVolume } from '../configmap.js';
 import { CLIENT, connectionSeen, LB, metric } from './tun-peer.js';
 
 const ko = process.env.TOA_KO ?? '';
-const modroot = process.env.TOA_MODROOT ?? '';
 const tmp = mkdtempSync('/tmp/toa-agent-');
 const loaded = () => existsSync('/sys/module/toa');
 const version = () => readFileSync('/sys/module/toa/version', 'utf8').trim();
 const param = (name: string) => readFileSync(`/sys/module/toa/parameters/${name}`, 'utf8').trim();
-const BUILD_SERIES = '6.1';
 
 test.before(() => {
   assert.ok(ko, 'TOA_KO is unset: run the guest tests through test/vm/boot.sh');
@@ -145,123 +130,6 @@ test('restart with the same module keeps it; --unload-on-exit unloads it on SIGT
   }
   assert.match(a.log(), /module: unloaded toa\.ko \S+ \(--unload-on-exit\)/);
   assert.not.ok(loaded());
-});
-
-/** The guest's kernel headers laid out as a node's, seen from a pod (see the host test's fakeNode). */
-function nodeHeaders(dir: string) {
-  const kver = release();
-  const lab = join(modroot, 'usr/src', `linux-headers-${kver}`);
-  const headers = join(dir, 'usr/src', `linux-headers-${kver}`);
-  mkdirSync(headers, { recursive: true });
-  const usrLib = join(dir, 'host-usr-lib');
-  mkdirSync(usrLib);
-  writeFileSync(join(usrLib, 'os-release'), 'PRETTY_NAME="Debian GNU/Linux"\nID=debian\n');
-  for (const name of readdirSync(lab)) {
-    if (name === 'scripts' || name === 'tools') {
-      const link = readlinkSync(join(lab, name));
-      const kbuild = /linux-kbuild-[^/]+/.exec(link)?.[0] ?? '';
-      symlinkSync(link, join(headers, name));
-      if (!existsSync(join(usrLib, kbuild)))
-        symlinkSync(join(modroot, 'usr/lib', kbuild), join(usrLib, kbuild));
-    } else if (name === 'Makefile') {
-      const common = join(modroot, 'usr/src', `linux-headers-${kver.replace(/-amd64$/, '-common')}`);
-      const out = /KBUILD_OUTPUT/.test(readFileSync(join(lab, name), 'utf8'))
-        ? `KBUILD_OUTPUT=${headers}\n`
-        : '';
-      writeFileSync(join(headers, name), `${out}include ${common}/Makefile\n`);
-    } else symlinkSync(join(lab, name), join(headers, name));
-  }
-  mkdirSync(join(dir, 'lib/modules', kver), { recursive: true });
-  symlinkSync(headers, join(dir, 'lib/modules', kver, 'build'));
-  return { libModules: join(dir, 'lib/modules'), usrLib, config: readFileSync(join(lab, '.config'), 'utf8') };
-}
-
-test("build path: a bumped kmod/ built from this kernel's headers upgrades the loaded module (gap logged), or the missing compiler is named", async () => {
-  execFileSync(process.execPath, ['bin/toa.js', 'load', '--ko', ko]);
-  const before = version();
-  const src = join(tmp, 'kmod-next');
-  cpSync('kmod', src, { recursive: true });
-  const next = `${before}.1`;
-  const h = join(src, 'toa_main.h');
-  writeFileSync(
-    h,
-    readFileSync(h, 'utf8').replace(`#define TOA_VERSION "${before}"`, `#define TOA_VERSION "${next}"`),
-  );
-  const node = nodeHeaders(join(tmp, 'node'));
-  const cm = configMapVolume(join(tmp, 'cm-build'), `{"trust": ["${LB}/32"]}`);
-  const compiler = configCompiler(node.config);
-  const canBuild = spawnSync('sh', ['-c', `command -v ${compiler}`]).status === 0;
-  // kbuild under TCG takes 5-6 min: one kernel builds (6.1), the others with a compiler skip it.
-  if (canBuild && process.env.TOA_SERIES !== BUILD_SERIES) {
-    console.log(`agent: build path on ${release()}: skipped (built on the ${BUILD_SERIES} lab kernel only)`);
-    return;
-  }
-  const a = spawnAgent([
-    `--config=${cm.path}`,
-    `--prebuilt-dir=${join(tmp, 'no-prebuilt')}`,
-    `--state-dir=${join(tmp, 'state-build')}`,
-    `--host-usr-lib=${node.usrLib}`,
-    `--lib-modules=${node.libModules}`,
-    `--kmod-src=${src}`,
-  ]);
-  try {
-    if (!canBuild) {
-      await a.waitLog('not ready: no usable toa.ko');
-      const why = `no usable toa.ko: the headers for ${release()} were made with ${compiler}, which this image lacks: building is unavailable on this node; ship a prebuilt toa.ko for ${release()}`;
-      assert.equal(await a.get('/readyz'), [503, `not ready: ${why}`]);
-      const [, m] = await a.get('/metrics');
-      assert.is(metric(m, 'toa_module_source{source="failed",node="lab-node"}'), 1);
-      console.log(
-        `agent: build path on ${release()}: ${compiler} is not in this guest; the reason was reported`,
-      );
-      assert.is(version(), before);
-      return;
-    }
-    const started = Date.now();
-    await waitReady(a, 900000);
-    const log = a.log();
-    const gap = /gap without toa\.ko ([\d.]+) ms/.exec(log)?.[1];
-    console.log(
-      `agent: build path on ${release()}: built and ready in ${Date.now() - started} ms; upgrade gap ${gap} ms`,
-    );
-    assert.match(log, `module: building for ${release()} from the node's headers`);
-    assert.match(
-      log,
-      new RegExp(
-        `module: upgraded ${before.replace(/\./g, '\\.')} -> ${next.replace(/\./g, '\\.')}; gap without toa\\.ko [\\d.]+ ms`,
-      ),
-    );
-    assert.is(version(), next);
-    const [, m] = await a.get('/metrics');
-    assert.is(metric(m, 'toa_module_source{source="built",node="lab-node"}'), 1);
-  } finally {
-    assert.is(await stop(a), 0, a.log());
-  }
-});
-
-test('no headers: not ready, the package to install named', async () => {
-  const cm = configMapVolume(join(tmp, 'cm-none'), '{"trust": "any"}');
-  const usrLib = join(tmp, 'bare-usr-lib');
-  mkdirSync(usrLib, { recursive: true });
-  writeFileSync(join(usrLib, 'os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n');
-  const a = spawnAgent([
-    `--config=${cm.path}`,
-    `--prebuilt-dir=${join(tmp, 'no-prebuilt')}`,
-    `--host-usr-lib=${usrLib}`,
-    `--lib-modules=${join(tmp, 'no-modules')}`,
-    `--state-dir=${join(tmp, 'state-none')}`,
-  ]);
-  try {
-    await a.waitLog('not ready: no usable toa.ko');
-    const [code, body] = await a.get('/readyz');
-    assert.is(code, 503);
-    assert.is(
-      body,
-      `not ready: no usable toa.ko: no kernel headers for ${release()} on this node (${join(tmp, 'no-modules', release(), 'build')}): install the package linux-headers-${release()} on the node (Debian GNU/Linux 12 (bookworm): apt-get install linux-headers-${release()})`,
-    );
-  } finally {
-    assert.is(await stop(a), 0, a.log());
-  }
 });
 
 test.run();

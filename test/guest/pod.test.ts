@@ -5,26 +5,30 @@
 // network namespace and PID 1. Then the manifest's own command: `toa agent` loads the image's
 // prebuilt toa.ko for this kernel, becomes ready, a TUN peer in the pod's namespace shows the
 // client, a ConfigMap update changes the trust list live, and the kubelet's stop leaves toa.ko
-// loaded. TOA_IMAGE names the image directory ($BUILD/image; test/run.ts sets it).
+// loaded. Then a node without a prebuilt module: a newer toa in the node's /usr/src built in the
+// pod from the node's headers (Debian's layout) and loaded as an upgrade, or the compiler the
+// image lacks named; and a node without headers, whose package is named. TOA_IMAGE names the
+// image directory ($BUILD/image; test/run.ts sets it).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { configCompiler } from '../../src/agent/headers.js';
 import { agentArgs } from '../../src/k8s/daemonset.js';
 import { type ManifestOptions, parseAgentConfig } from '../../src/k8s/index.js';
-import {
-  inRoot,
-  type PodOptions,
-  podPid,
-  podPlan,
-  runPod,
-  stopPod,
-  writeConfigMap,
-} from '../../src/lab/pod.js';
+import { inRoot, type PodOptions, podPlan, runPod, stopPod, writeConfigMap } from '../../src/lab/pod.js';
 import { type Probe, probePod } from '../../src/lab/pod-probe.js';
-import { getIn } from '../bench/agent.js';
+import { nodeUsrSrc, startAgentPod } from './agent-pod.js';
 import { CLIENT, connectionSeen, LB, metric } from './tun-peer.js';
 
 const image = process.env.TOA_IMAGE ?? '';
@@ -47,6 +51,8 @@ const POD: Omit<PodOptions, 'argv'> = {
 };
 
 let probe: Probe;
+const loaded = () => existsSync('/sys/module/toa');
+const version = () => readFileSync('/sys/module/toa/version', 'utf8').trim();
 
 test.before(async () => {
   assert.ok(image, 'TOA_IMAGE is unset: run `make image`, then the guest tests through test/run.ts');
@@ -163,68 +169,146 @@ test('a stop kills a PID 1 that ignores SIGTERM once the grace period is over', 
   assert.ok(Date.now() - started >= 2000);
 });
 
-const podGet = (ns: string, path: string) => getIn(ns, MANIFEST.metricsPort, path);
-
 test("the manifest's command: toa agent loads the image's prebuilt toa.ko, is ready, shows the client, applies a ConfigMap update; a stop leaves toa.ko", async () => {
-  if (existsSync('/sys/module/toa')) execFileSync('rmmod', ['toa']);
-  const work = mkdtempSync('/tmp/toa-pod-agent-');
-  const started = performance.now();
-  const pod = runPod({ ...POD, workDir: work });
-  let log = '';
-  for (const s of [pod.stdout, pod.stderr])
-    s?.on('data', (c: Buffer) => {
-      log += c.toString();
-    });
-  const waitLog = async (text: string) => {
-    for (let i = 0; i < 1200 && !log.includes(text) && pod.exitCode === null; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    assert.ok(log.includes(text), `the agent never logged "${text}":\n${log}`);
-  };
-  // The pod's network namespace by name, for ip netns exec and the TUN peer.
-  const ns = `toapod-${process.pid}`;
-  let stopped = false;
+  if (loaded()) execFileSync('rmmod', ['toa']);
+  const a = await startAgentPod(POD);
   try {
-    await waitLog('toa agent on node lab-node');
-    execFileSync('ip', ['netns', 'attach', ns, String(podPid(pod))]);
-    let ready: [number, string] = [0, ''];
-    for (let i = 0; i < 1800 && ready[0] !== 200 && pod.exitCode === null; i++) {
-      ready = await podGet(ns, '/readyz');
-      if (ready[0] !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(ready, [200, 'ready'], log);
+    const ms = await a.waitReady();
     console.log(
-      `pod: toa agent start→ready ${(performance.now() - started).toFixed(0)} ms (kernel ${release()}, the image's prebuilt toa.ko)`,
+      `pod: toa agent start→ready ${ms.toFixed(0)} ms (kernel ${release()}, the image's prebuilt toa.ko)`,
     );
     const ko = `/opt/toa/prebuilt/${release()}/toa.ko`;
-    assert.match(log, `module: prebuilt ${ko} (version `);
-    assert.match(log, `module: loaded ${ko}`);
-    assert.match(log, 'ready: toa.ko loaded, configured and verified');
-    let [, m] = await podGet(ns, '/metrics');
+    assert.match(a.log(), `module: prebuilt ${ko} (version `);
+    assert.match(a.log(), `module: loaded ${ko}`);
+    assert.match(a.log(), 'ready: toa.ko loaded, configured and verified');
+    let [, m] = await a.get('/metrics');
     assert.is(metric(m, 'toa_module_source{source="prebuilt",node="lab-node"}'), 1, m);
     assert.is(metric(m, 'toa_verify_ok{node="lab-node"}'), 1, m);
 
-    assert.is(await connectionSeen(ns, 42001), `${CLIENT}:4321`);
+    assert.is(await connectionSeen(a.ns, 42001), `${CLIENT}:4321`);
     // The ConfigMap changes as the kubelet changes it (a new ..data); the LB is no longer trusted.
-    writeConfigMap(join(work, 'volumes', 'config'), { 'config.json': '{"trust": ["203.0.113.0/24"]}\n' });
-    await waitLog('config: applied trust 203.0.113.0/24');
+    writeConfigMap(join(a.work, 'volumes', 'config'), { 'config.json': '{"trust": ["203.0.113.0/24"]}\n' });
+    await a.waitLog('config: applied trust 203.0.113.0/24');
     // Verified again with the new list (its self-test counts rewrites too), then the connection.
-    await waitLog('ready: verified again after the config change');
-    [, m] = await podGet(ns, '/metrics');
+    await a.waitLog('ready: verified again after the config change');
+    [, m] = await a.get('/metrics');
     const rewritten = metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}');
     const untrusted = metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}');
-    assert.is(await connectionSeen(ns, 42002), `${LB}:42002`);
-    [, m] = await podGet(ns, '/metrics');
+    assert.is(await connectionSeen(a.ns, 42002), `${LB}:42002`);
+    [, m] = await a.get('/metrics');
     assert.is(metric(m, 'toa_kernel_counter{counter="getname_rewritten",node="lab-node"}'), rewritten, m);
     assert.is(metric(m, 'toa_kernel_counter{counter="untrusted",node="lab-node"}'), untrusted + 1, m);
-
-    stopped = true;
-    assert.is(await stopPod(pod, podPlan(POD).graceSeconds), 0, log);
-    assert.match(log, 'module: toa.ko stays loaded (connections keep their client)');
-    assert.ok(existsSync('/sys/module/toa'), "the pod's stop unloaded toa.ko");
   } finally {
-    if (!stopped) await stopPod(pod, 5);
-    spawnSync('ip', ['netns', 'delete', ns]);
-    if (existsSync('/sys/module/toa')) spawnSync('rmmod', ['toa']);
+    assert.is(await a.stop(podPlan(POD).graceSeconds), 0, a.log());
+  }
+  assert.match(a.log(), 'module: toa.ko stays loaded (connections keep their client)');
+  assert.ok(loaded(), "the pod's stop unloaded toa.ko");
+});
+
+// The paths below stand for a node whose kernel the image ships no module for: the manifest's
+// command with --prebuilt-dir pointed at nothing, and the node's /usr/src, /lib/modules and
+// /usr/lib as that node has them.
+const noPrebuilt = (...more: string[]) => [
+  'toa',
+  'agent',
+  ...agentArgs(MANIFEST),
+  '--prebuilt-dir=/nonexistent',
+  ...more,
+];
+const BUILD_SERIES = '6.1';
+
+test("build path: a newer toa from the node's /usr/src, built in the pod with the image's compiler from the node's headers, upgrades the loaded module (gap logged), or the missing compiler is named", async () => {
+  const modroot = process.env.TOA_MODROOT ?? '';
+  execFileSync(process.execPath, ['bin/toa.js', 'load', '--ko', process.env.TOA_KO ?? '']);
+  const before = version();
+  const next = `${before}.1`;
+  const kmod = mkdtempSync('/tmp/toa-kmod-next-');
+  cpSync('kmod', kmod, { recursive: true });
+  const h = join(kmod, 'toa_main.h');
+  writeFileSync(
+    h,
+    readFileSync(h, 'utf8').replace(`#define TOA_VERSION "${before}"`, `#define TOA_VERSION "${next}"`),
+  );
+  const config = readFileSync(join(modroot, 'usr/src', `linux-headers-${release()}`, '.config'), 'utf8');
+  const compiler = configCompiler(config);
+  const inImage = existsSync(join(image, 'rootfs/usr/bin', compiler));
+  // kbuild under TCG takes 5-6 min: one kernel builds (6.1), the others whose compiler the image has skip it.
+  if (inImage && process.env.TOA_SERIES !== BUILD_SERIES) {
+    console.log(`pod: build path on ${release()}: skipped (built on the ${BUILD_SERIES} lab kernel only)`);
+    return;
+  }
+  const usrSrc = mkdtempSync('/tmp/toa-node-usr-src-');
+  const unmount = nodeUsrSrc(usrSrc, modroot, release(), { [`toa-${next}`]: kmod });
+  try {
+    const a = await startAgentPod({
+      ...POD,
+      argv: noPrebuilt(`--kmod-src=/usr/src/toa-${next}`),
+      hostPaths: {
+        '/lib/modules': join(modroot, 'lib/modules'),
+        '/usr/src': usrSrc,
+        '/usr/lib': join(modroot, 'usr/lib'),
+      },
+    });
+    try {
+      if (!inImage) {
+        await a.waitLog('not ready: no usable toa.ko');
+        const why = `no usable toa.ko: the headers for ${release()} were made with ${compiler}, which this image lacks: building is unavailable on this node; ship a prebuilt toa.ko for ${release()}`;
+        assert.equal(await a.get('/readyz'), [503, `not ready: ${why}`]);
+        const [, m] = await a.get('/metrics');
+        assert.is(metric(m, 'toa_module_source{source="failed",node="lab-node"}'), 1);
+        console.log(`pod: build path on ${release()}: the image has no ${compiler}; the reason was reported`);
+        assert.is(version(), before);
+        return;
+      }
+      const ms = await a.waitReady(900000);
+      const gap = /gap without toa\.ko ([\d.]+) ms/.exec(a.log())?.[1];
+      console.log(
+        `pod: build path on ${release()}: built in the pod and ready in ${ms.toFixed(0)} ms; upgrade gap ${gap} ms`,
+      );
+      assert.match(
+        a.log(),
+        `module: building for ${release()} from the node's headers (/var/lib/toa/headers/${release()}, ${compiler})`,
+      );
+      assert.match(
+        a.log(),
+        new RegExp(
+          `module: upgraded ${before.replace(/\./g, '\\.')} -> ${next.replace(/\./g, '\\.')}; gap without toa\\.ko [\\d.]+ ms`,
+        ),
+      );
+      assert.is(version(), next);
+      const [, m] = await a.get('/metrics');
+      assert.is(metric(m, 'toa_module_source{source="built",node="lab-node"}'), 1);
+    } finally {
+      assert.is(await a.stop(), 0, a.log());
+    }
+  } finally {
+    unmount();
+    if (loaded()) spawnSync('rmmod', ['toa']);
+  }
+});
+
+test('no headers on the node: not ready, the package to install named', async () => {
+  const node = mkdtempSync('/tmp/toa-bare-node-');
+  for (const d of ['lib/modules', 'usr/src', 'usr/lib']) mkdirSync(join(node, d), { recursive: true });
+  writeFileSync(
+    join(node, 'usr/lib/os-release'),
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n',
+  );
+  const a = await startAgentPod({
+    ...POD,
+    argv: noPrebuilt(),
+    hostPaths: Object.fromEntries(['/lib/modules', '/usr/src', '/usr/lib'].map((d) => [d, join(node, d)])),
+  });
+  try {
+    await a.waitLog('not ready: no usable toa.ko');
+    assert.equal(await a.get('/readyz'), [
+      503,
+      `not ready: no usable toa.ko: no kernel headers for ${release()} on this node (/lib/modules/${release()}/build): install the package linux-headers-${release()} on the node (Debian GNU/Linux 12 (bookworm): apt-get install linux-headers-${release()})`,
+    ]);
+    const [, m] = await a.get('/metrics');
+    assert.is(metric(m, 'toa_module_source{source="failed",node="lab-node"}'), 1);
+  } finally {
+    assert.is(await a.stop(), 0, a.log());
   }
 });
 

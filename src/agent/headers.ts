@@ -16,6 +16,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { configCompiler } from '../module/build.js';
+
+export { configCompiler };
 
 export interface HeadersOptions {
   release: string;
@@ -50,12 +53,6 @@ export function missingHeadersFix(release: string, osRelease: string): string {
 }
 
 const onPath = (cmd: string) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status === 0;
-
-/** The compiler the headers' .config was made with (kbuild insists on the same one). */
-export function configCompiler(config: string): string {
-  const text = /^CONFIG_CC_VERSION_TEXT="([^"]*)"/m.exec(config)?.[1] ?? '';
-  return text.split(/\s+/)[0] ?? '';
-}
 
 export function stageHeaders(o: HeadersOptions): Staged {
   const build = join(o.libModules, o.release, 'build');

@@ -48,6 +48,21 @@ function readOsRelease(): string {
   }
 }
 
+/** The compiler a kernel config was made with (CONFIG_CC_VERSION_TEXT's first word): kbuild uses it. */
+export function configCompiler(config: string): string {
+  const text = /^CONFIG_CC_VERSION_TEXT="([^"]*)"/m.exec(config)?.[1] ?? '';
+  return text.split(/\s+/)[0] ?? '';
+}
+
+/** The headers' compiler (Debian's headers set CC to it, e.g. gcc-12), else plain gcc. */
+function headersCompiler(headers: string): string {
+  try {
+    return configCompiler(readFileSync(join(headers, '.config'), 'utf8')) || 'gcc';
+  } catch {
+    return 'gcc';
+  }
+}
+
 function needTool(tool: string, pkg: string): void {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
     throw new Error(`${tool} not found: install it (${pkg})`);
@@ -64,7 +79,9 @@ export async function buildModule(o: BuildOptions = {}): Promise<BuildResult> {
     );
   const debian = !/kernel-devel/.test(headersPackage(kernel, o.osRelease));
   needTool('make', debian ? 'apt-get install make' : 'dnf install make');
-  needTool('gcc', debian ? 'apt-get install gcc' : 'dnf install gcc');
+  // The package: x86_64-linux-gnu-gcc-14 comes with gcc-14.
+  const cc = headersCompiler(headers);
+  needTool(cc, debian ? `apt-get install ${cc.replace(/^\w+-linux-gnu-/, '')}` : 'dnf install gcc');
   const out = o.out ?? defaultBuildDir(kernel);
   const progress = o.onProgress ?? (() => {});
   const src = o.src ?? KMOD_SRC;

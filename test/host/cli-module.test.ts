@@ -206,6 +206,25 @@ test('build without headers: names the Debian or the RHEL package', () => {
   );
 });
 
+test("build: the compiler the headers' .config names must exist (kbuild uses it, not plain gcc)", () => {
+  const headers = mkdtempSync(join(tmpdir(), 'toa-headers-'));
+  try {
+    writeFileSync(join(headers, 'Makefile'), 'all:\n');
+    writeFileSync(
+      join(headers, '.config'),
+      'CONFIG_CC_VERSION_TEXT="x86_64-linux-gnu-gcc-99 (Debian 99.1.0-1) 99.1.0"\n',
+    );
+    const r = toa(['build', '--kernel', '6.1.0-99-amd64', '--headers', headers]);
+    assert.is(r.code, 1);
+    assert.is(
+      r.stderr,
+      'toa build: x86_64-linux-gnu-gcc-99 not found: install it (apt-get install gcc-99)\n',
+    );
+  } finally {
+    rmSync(headers, { recursive: true });
+  }
+});
+
 test('build for lab kernel 6.1 from its headers: progress on stderr, the .ko path on stdout', () => {
   const out = mkdtempSync(join(tmpdir(), 'toa-build-'));
   try {

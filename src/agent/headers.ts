@@ -15,7 +15,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { configCompiler } from '../module/build.js';
 
 export { configCompiler };
@@ -54,15 +54,21 @@ export function missingHeadersFix(release: string, osRelease: string): string {
 
 const onPath = (cmd: string) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status === 0;
 
-export function stageHeaders(o: HeadersOptions): Staged {
-  const build = join(o.libModules, o.release, 'build');
-  const fix = () => missingHeadersFix(o.release, readNodeOsRelease(o.hostUsrLib));
-  if (!existsSync(join(build, 'Makefile')))
-    return { ok: false, reason: `no kernel headers for ${o.release} on this node (${build}): ${fix()}` };
-  const src = realpathSync(build);
-  const staged = join(o.stateDir, 'headers', o.release);
-  rmSync(staged, { recursive: true, force: true });
-  mkdirSync(staged, { recursive: true });
+/**
+ * Stages tree SRC as DEST: every entry links to SRC's, except scripts/tools that link into
+ * Debian's linux-kbuild (relocated into the node's /usr/lib) and the Makefile, a copy with
+ * `rewrite` applied (kbuild takes its source tree from the Makefile's real path, so a link would
+ * lead it back to SRC). Returns the reason when a kbuild tree is missing.
+ */
+function stageTree(
+  src: string,
+  dest: string,
+  o: HeadersOptions,
+  rewrite: (text: string) => string,
+  fix: () => string,
+): string | null {
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest, { recursive: true });
   for (const name of readdirSync(src)) {
     const at = join(src, name);
     let target = at;
@@ -77,24 +83,52 @@ export function stageHeaders(o: HeadersOptions): Staged {
       if (m) {
         target = join(o.hostUsrLib, m[1] ?? '', m[2] ?? '');
         if (!existsSync(target))
-          return {
-            ok: false,
-            reason: `the headers' ${name} link to ${m[1]}, not in the node's /usr/lib (${target}): install ${m[1]} on the node (${fix()})`,
-          };
+          return `the headers' ${name} link to ${m[1]}, not in the node's /usr/lib (${target}): install ${m[1]} on the node (${fix()})`;
       }
     }
     if (name === 'Makefile') {
-      // Debian's 7.x headers set KBUILD_OUTPUT to their own absolute path: point it here.
-      const text = readFileSync(at, 'utf8');
-      const own = [src, readlinkSync(build)].filter((p) => p.startsWith('/'));
-      writeFileSync(
-        join(staged, name),
-        own.reduce((t, p) => t.split(p).join(staged), text),
-      );
+      writeFileSync(join(dest, name), rewrite(readFileSync(at, 'utf8')));
       continue;
     }
-    symlinkSync(target, join(staged, name));
+    symlinkSync(target, join(dest, name));
   }
+  return null;
+}
+
+export function stageHeaders(o: HeadersOptions): Staged {
+  const build = join(o.libModules, o.release, 'build');
+  const fix = () => missingHeadersFix(o.release, readNodeOsRelease(o.hostUsrLib));
+  if (!existsSync(join(build, 'Makefile')))
+    return { ok: false, reason: `no kernel headers for ${o.release} on this node (${build}): ${fix()}` };
+  const src = realpathSync(build);
+  const root = join(o.stateDir, 'headers');
+  const staged = join(root, o.release);
+  // Debian's RELEASE tree includes the -common tree's Makefile (the kernel's own), whose scripts
+  // and tools link into linux-kbuild too: staged beside it, the include pointed there.
+  const makefile = readFileSync(join(src, 'Makefile'), 'utf8');
+  const included = [...makefile.matchAll(/^include\s+(\/\S+)\/Makefile\s*$/gm)]
+    .map((m) => m[1] ?? '')
+    .filter((dir) => existsSync(join(dir, 'Makefile')));
+  const replace = (pairs: [string, string][]) => (text: string) =>
+    pairs.reduce((t, [from, to]) => t.split(from).join(to), text);
+  const moves: [string, string][] = included.map((dir) => [dir, join(root, `${basename(dir)}.src`)]);
+  for (const [dir, to] of moves) {
+    const why = stageTree(dir, to, o, (t) => t, fix);
+    if (why) return { ok: false, reason: why };
+  }
+  // Debian's 7.x headers set KBUILD_OUTPUT to their own absolute path: point it here.
+  const own = [src, readlinkSync(build)].filter((p) => p.startsWith('/'));
+  const why = stageTree(
+    src,
+    staged,
+    o,
+    replace([
+      ...moves.map(([dir, to]): [string, string] => [`${dir}/`, `${to}/`]),
+      ...own.map((p): [string, string] => [p, staged]),
+    ]),
+    fix,
+  );
+  if (why) return { ok: false, reason: why };
   let config = '';
   try {
     config = readFileSync(join(src, '.config'), 'utf8');

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -182,6 +183,15 @@ test("staged headers: scripts/tools point into the node's /usr/lib, the Makefile
   assert.ok(existsSync(join(s.dir, 'scripts/basic')));
   assert.is(readlinkSync(join(s.dir, '.config')), join(n.headers, '.config'));
   assert.is(s.compiler, 'gcc-12');
+  // The -common tree it includes (the kernel's own Makefile, scripts linking into linux-kbuild)
+  // is staged beside it: a copied Makefile (kbuild takes its tree from its real path), scripts
+  // relocated, the include pointed there.
+  const common = `linux-headers-${n.release.replace(/-amd64$/, '-common')}`;
+  const stagedCommon = join(state, 'headers', `${common}.src`);
+  assert.is(readFileSync(join(s.dir, 'Makefile'), 'utf8'), `include ${stagedCommon}/Makefile\n`);
+  assert.ok(lstatSync(join(stagedCommon, 'Makefile')).isFile());
+  assert.is(readlinkSync(join(stagedCommon, 'scripts')), join(n.usrLib, n.kbuildName, 'scripts'));
+  assert.is(readlinkSync(join(stagedCommon, 'include')), join(modroot('6.1'), 'usr/src', common, 'include'));
   // Debian 7.x style: KBUILD_OUTPUT names the headers' own directory.
   writeFileSync(
     join(n.headers, 'Makefile'),

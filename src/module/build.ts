@@ -133,7 +133,10 @@ function runMake(
     child.on('close', (code) => {
       if (code === 0) return resolve();
       if (signal?.aborted) return reject(new Error('make stopped: the build was cancelled'));
-      const why = tail.find((l) => /error:/.test(l)) ?? tail.at(-1) ?? '';
+      // The cause, not make's bookkeeping: a compiler error, a missing file or rule.
+      const said = tail.filter((l) => !/^make(\[\d+\])?: (Entering|Leaving) directory/.test(l));
+      const why =
+        said.find((l) => /error:|No such file|not found|No rule to make target/.test(l)) ?? said.at(-1) ?? '';
       reject(new Error(`make failed (exit ${code}): ${why.trim()}`));
     });
   });

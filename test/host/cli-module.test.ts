@@ -225,6 +225,24 @@ test("build: the compiler the headers' .config names must exist (kbuild uses it,
   }
 });
 
+test("build: a failing kbuild is reported by its cause, not make's directory bookkeeping", () => {
+  const headers = mkdtempSync(join(tmpdir(), 'toa-headers-'));
+  const out = mkdtempSync(join(tmpdir(), 'toa-build-'));
+  try {
+    writeFileSync(join(headers, 'Makefile'), 'include /nonexistent/Kbuild.include\n');
+    writeFileSync(join(headers, '.config'), 'CONFIG_CC_VERSION_TEXT="gcc (Debian) 12"\n');
+    const r = toa(['build', '--kernel', '6.1.0-99-amd64', '--headers', headers, '--out', out]);
+    assert.is(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^toa build: make failed \(exit 2\): Makefile:1: \/nonexistent\/Kbuild\.include: No such file or directory$/m,
+    );
+  } finally {
+    rmSync(headers, { recursive: true });
+    rmSync(out, { recursive: true });
+  }
+});
+
 test('build for lab kernel 6.1 from its headers: progress on stderr, the .ko path on stdout', () => {
   const out = mkdtempSync(join(tmpdir(), 'toa-build-'));
   try {

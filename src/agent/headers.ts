@@ -2,8 +2,8 @@
 // `scripts` and `tools` to ../../lib/linux-kbuild-VERSION, which in the container resolves to the
 // image's /usr/lib, not the node's; the node's /usr/lib is mounted at --host-usr-lib instead.
 // So the agent stages a tree under its state directory: every entry links to the node's, except
-// scripts/tools (into HOST_USR_LIB) and the Makefile (its own path, where it names it, rewritten).
-import { spawnSync } from 'node:child_process';
+// scripts/tools (into HOST_USR_LIB) and the Makefile (its own path, where it names it, rewritten);
+// the same for the -common tree the Makefile includes.
 import {
   existsSync,
   mkdirSync,
@@ -16,9 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { configCompiler } from '../module/build.js';
-
-export { configCompiler };
+import { configCompiler, onPath } from '../module/build.js';
 
 export interface HeadersOptions {
   release: string;
@@ -51,8 +49,6 @@ export function missingHeadersFix(release: string, osRelease: string): string {
     return `install the package linux-headers-${release} on the node (${name || 'Debian/Ubuntu'}: apt-get install linux-headers-${release})`;
   return `install the kernel headers for ${release} on the node (${name || 'unknown distribution'}: its kernel headers/devel package), or ship a prebuilt toa.ko for ${release} in the image`;
 }
-
-const onPath = (cmd: string) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status === 0;
 
 /**
  * Stages tree SRC as DEST: every entry links to SRC's, except scripts/tools that link into

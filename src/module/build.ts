@@ -63,9 +63,11 @@ function headersCompiler(headers: string): string {
   }
 }
 
+/** Whether `cmd` runs from PATH (the name is passed as an argument, never parsed by the shell). */
+export const onPath = (cmd: string) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status === 0;
+
 function needTool(tool: string, pkg: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
-    throw new Error(`${tool} not found: install it (${pkg})`);
+  if (!onPath(tool)) throw new Error(`${tool} not found: install it (${pkg})`);
 }
 
 export async function buildModule(o: BuildOptions = {}): Promise<BuildResult> {

@@ -52,6 +52,19 @@ export async function getIn(ns: string, port: number, path: string): Promise<[nu
   }
 }
 
+/** Waits until `log()` holds `text` `count` times; gives up after the timeout or once `alive` says no. */
+export async function waitForLog(
+  log: () => string,
+  text: string,
+  o: { count?: number; timeoutMs?: number; alive?: () => boolean } = {},
+): Promise<void> {
+  const { count = 1, timeoutMs = 120000, alive = () => true } = o;
+  const end = Date.now() + timeoutMs;
+  const seen = () => log().split(text).length - 1 >= count;
+  while (!seen() && alive() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  if (!seen()) throw new Error(`the agent never logged "${text}" (${count} times):\n${log()}`);
+}
+
 /** A named namespace (so that tests can put a TUN peer into it too), loopback up. */
 export function podNetns(): string {
   const ns = `toaagent-${process.pid}-${++count}`;
@@ -85,12 +98,8 @@ export function spawnAgent(args: string[], o: { ns?: string; port?: number; node
     exit,
     log: () => err,
     get: (path) => getIn(ns, port, path),
-    async waitLog(text, count = 1, timeoutMs = 120000) {
-      const end = Date.now() + timeoutMs;
-      const seen = () => err.split(text).length - 1 >= count;
-      while (!seen() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-      if (!seen()) throw new Error(`the agent never logged "${text}" (${count} times):\n${err}`);
-    },
+    waitLog: (text, count = 1, timeoutMs = 120000) =>
+      waitForLog(() => err, text, { count, timeoutMs, alive: () => child.exitCode === null }),
     rssMb() {
       const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
       return Number(kb) / 1024;

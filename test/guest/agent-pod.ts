@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type PodOptions, podPid, runPod, stopPod } from '../../src/lab/pod.js';
-import { getIn } from '../bench/agent.js';
+import { getIn, waitForLog } from '../bench/agent.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,11 +45,8 @@ export async function startAgentPod(o: Omit<PodOptions, 'workDir'>): Promise<Age
     s?.on('data', (c: Buffer) => {
       log += c.toString();
     });
-  const waitLog = async (text: string, timeoutMs = 120000) => {
-    const end = Date.now() + timeoutMs;
-    while (!log.includes(text) && pod.exitCode === null && Date.now() < end) await sleep(100);
-    if (!log.includes(text)) throw new Error(`the agent never logged "${text}":\n${log}`);
-  };
+  const waitLog = (text: string, timeoutMs = 120000) =>
+    waitForLog(() => log, text, { timeoutMs, alive: () => pod.exitCode === null });
   const ns = `toapod-${process.pid}-${++count}`;
   const get = (path: string) => getIn(ns, o.manifest.metricsPort, path);
   let stopped: Promise<number | NodeJS.Signals> | undefined;

@@ -23,11 +23,11 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { configCompiler } from '../../src/agent/headers.js';
 import { agentArgs } from '../../src/k8s/daemonset.js';
 import { type ManifestOptions, parseAgentConfig } from '../../src/k8s/index.js';
 import { inRoot, type PodOptions, podPlan, runPod, stopPod, writeConfigMap } from '../../src/lab/pod.js';
 import { type Probe, probePod } from '../../src/lab/pod-probe.js';
+import { configCompiler } from '../../src/module/build.js';
 import { nodeUsrSrc, startAgentPod } from './agent-pod.js';
 import { CLIENT, connectionSeen, LB, metric } from './tun-peer.js';
 

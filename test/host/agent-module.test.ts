@@ -22,9 +22,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findPrebuilt, inspectKo } from '../../src/agent/choose.js';
-import { configCompiler, missingHeadersFix, stageHeaders } from '../../src/agent/headers.js';
+import { missingHeadersFix, stageHeaders } from '../../src/agent/headers.js';
 import { sameModule } from '../../src/agent/install.js';
 import { obtainModule } from '../../src/agent/obtain.js';
+import { configCompiler } from '../../src/module/build.js';
 
 const CACHE = process.env.CACHE ?? join(process.cwd(), '.cache');
 const tmp = mkdtempSync(join(tmpdir(), 'toa-agent-module-'));
